@@ -1,0 +1,3 @@
+"""ganlab: an experiment framework for generative adversarial networks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Lightning callbacks that count in generator iterations."""
+from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
+from ganlab.callbacks.sample_grid import SampleGrid
+
+__all__ = ["IterationCheckpoint", "SampleGrid"]

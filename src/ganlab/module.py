@@ -1,0 +1,147 @@
+"""GANModule: the training step of a GAN, orchestration only.
+
+Everything the step uses is handed in as a built object (networks, loss, regularisers,
+constraints, optimiser factories); nothing is picked by name here.
+
+Units: one *generator iteration* is one generator update, preceded by `d_steps_per_g_step`
+discriminator updates, each on its own batch. `g_iter` counts generator iterations and is the
+unit of the budget, the logs, the sample grids and the checkpoints. Lightning's `global_step`
+counts every optimiser step of both optimisers and is not used for any of them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from ganlab.losses.base import AdversarialLoss
+from ganlab.regularizers.base import Regularizer
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+class GANModule(pl.LightningModule):
+    def __init__(
+        self,
+        generator: nn.Module,  # G(z, y=None) -> (n, c, h, w) in [-1, 1]
+        discriminator: nn.Module,  # D(x, y=None) -> DOut
+        loss: AdversarialLoss,  # the adversarial objective
+        generator_optimizer: OptimizerFactory,  # params -> optimiser (a Hydra partial)
+        discriminator_optimizer: OptimizerFactory,
+        regularizers: Sequence[Regularizer] = (),  # penalties added to D's loss
+        constraints: Sequence[Callable[[nn.Module], None]] = (),  # run on D after each D step
+        d_steps_per_g_step: int = 1,  # discriminator updates per generator update
+        iterations: int = 10_000,  # budget in generator iterations
+        num_classes: int = 0,  # > 0: G and D receive labels
+        log_every_n: int = 50,  # generator iterations between scalar logs
+    ):
+        super().__init__()
+        if d_steps_per_g_step < 1:
+            raise ValueError(f"loss.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
+        if iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        if log_every_n < 1:
+            raise ValueError(f"log_every_n must be >= 1, got {log_every_n}")
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = loss
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.regularizers = list(regularizers)
+        self.constraints = list(constraints)
+        self.d_steps_per_g_step = d_steps_per_g_step
+        self.iterations = iterations
+        self.num_classes = num_classes
+        self.log_every_n = log_every_n
+        self.g_iter = 0  # generator updates so far
+        self.d_iter = 0  # discriminator updates so far
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    def configure_optimizers(self):
+        g_opt = self.generator_optimizer(self.generator.parameters())
+        d_opt = self.discriminator_optimizer(self.discriminator.parameters())
+        return [g_opt, d_opt]
+
+    def sample_noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.generator(z, y)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        real, labels = batch  # (b, c, h, w), (b,)
+        y = labels if self.num_classes > 0 else None
+        g_opt, d_opt = self.optimizers()
+        generator_turn = (self.d_iter + 1) % self.d_steps_per_g_step == 0
+
+        # One generator forward per step; D sees it detached, G's update reuses it.
+        z = self.sample_noise(real.shape[0])
+        with torch.set_grad_enabled(generator_turn):
+            fake = self.generator(z, y)  # (b, c, h, w)
+
+        d_loss, d_real, d_fake = self._discriminator_step(d_opt, real, fake.detach(), y)
+        metrics = {"loss/d": d_loss, "d/real": d_real.score.mean(), "d/fake": d_fake.score.mean()}
+        if generator_turn:
+            metrics["loss/g"] = self._generator_step(g_opt, fake, y)
+            self.g_iter += 1
+            if self.g_iter >= self.iterations:
+                self.trainer.should_stop = True
+        self._log(metrics, generator_turn)
+
+    def _discriminator_step(self, d_opt, real: Tensor, fake: Tensor, y: Tensor | None):
+        d_real = self.discriminator(real, y)
+        d_fake = self.discriminator(fake, y)
+        d_loss = self.loss.discriminator_loss(d_real, d_fake)
+        total = d_loss
+        for reg in self.regularizers:
+            if self.d_iter % reg.every_n == 0:
+                total = total + reg.weight * reg.every_n * reg(self.discriminator, real, fake, y)
+        d_opt.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        d_opt.step()
+        for constrain in self.constraints:
+            constrain(self.discriminator)
+        self.d_iter += 1
+        return d_loss.detach(), d_real, d_fake
+
+    def _generator_step(self, g_opt, fake: Tensor, y: Tensor | None) -> Tensor:
+        # D's weights are frozen for this backward: no wasted gradients, and no way to update D.
+        self.discriminator.requires_grad_(False)
+        try:
+            g_loss = self.loss.generator_loss(self.discriminator(fake, y))
+            g_opt.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            g_opt.step()
+        finally:
+            self.discriminator.requires_grad_(True)
+        return g_loss.detach()
+
+    def _log(self, metrics: dict[str, Tensor], generator_turn: bool) -> None:
+        # The progress bar shows the latest losses; TensorBoard gets scalars every `log_every_n`
+        # generator iterations with the generator iteration as x-axis ("step" sets it).
+        self.log_dict({k: v for k, v in metrics.items() if k.startswith("loss/")}, prog_bar=True, logger=False)
+        if not (generator_turn and (self.g_iter % self.log_every_n == 0 or self.g_iter == 1)):
+            return
+        g_opt, d_opt = self.optimizers()
+        scalars = {k: v.detach().float() for k, v in metrics.items()}
+        scalars["lr/g"] = float(g_opt.param_groups[0]["lr"])
+        scalars["lr/d"] = float(d_opt.param_groups[0]["lr"])
+        scalars["step"] = float(self.g_iter)
+        self.log_dict(scalars, on_step=True, on_epoch=False, logger=True, sync_dist=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ganlab"] = {"g_iter": self.g_iter, "d_iter": self.d_iter}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("ganlab")
+        if state is None:
+            raise ValueError("this checkpoint was not written by ganlab (no 'ganlab' entry)")
+        self.g_iter = int(state["g_iter"])
+        self.d_iter = int(state["d_iter"])

@@ -136,8 +136,18 @@ class GANModule(pl.LightningModule):
         scalars["step"] = float(self.g_iter)
         self.log_dict(scalars, on_step=True, on_epoch=False, logger=True, sync_dist=True)
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
+        if self.g_iter >= self.iterations:  # e.g. resumed from a run that had finished its budget
+            self.trainer.should_stop = True
+            return -1
+        return None
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ganlab"] = {"g_iter": self.g_iter, "d_iter": self.d_iter}
+        # The counters, and the RNG states so that a resumed run draws the noise it would have drawn.
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["ganlab"] = {"g_iter": self.g_iter, "d_iter": self.d_iter, "rng": rng}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("ganlab")
@@ -145,3 +155,8 @@ class GANModule(pl.LightningModule):
             raise ValueError("this checkpoint was not written by ganlab (no 'ganlab' entry)")
         self.g_iter = int(state["g_iter"])
         self.d_iter = int(state["d_iter"])
+        rng = state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])

@@ -126,7 +126,8 @@ class GANModule(pl.LightningModule):
     def _log(self, metrics: dict[str, Tensor], generator_turn: bool) -> None:
         # The progress bar shows the latest losses; TensorBoard gets scalars every `log_every_n`
         # generator iterations with the generator iteration as x-axis ("step" sets it).
-        self.log_dict({k: v for k, v in metrics.items() if k.startswith("loss/")}, prog_bar=True, logger=False)
+        self.log_dict({k.replace("loss/", "loss_"): v for k, v in metrics.items() if k.startswith("loss/")},
+                      prog_bar=True, logger=False)
         if not (generator_turn and (self.g_iter % self.log_every_n == 0 or self.g_iter == 1)):
             return
         g_opt, d_opt = self.optimizers()

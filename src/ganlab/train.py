@@ -56,8 +56,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     log.info("run directory: %s", cfg.paths.output_dir)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
-    final = {"final/" + name.replace("/", "_"): float(value)
-             for name, value in trainer.callback_metrics.items() if name.startswith("loss/")}
+    final = {"final/" + name: float(value)
+             for name, value in trainer.callback_metrics.items() if name.startswith("loss_")}
     for logger in trainer.loggers:
         logger.log_metrics(final, step=module.g_iter)
     return {"iterations": module.g_iter, **final}

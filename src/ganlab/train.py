@@ -8,6 +8,7 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.callbacks import ProgressBar
 
 from ganlab.callbacks.run_config import RunConfig
 from ganlab.checkpoints import load_checkpoint, run_dir_of
@@ -48,6 +49,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     config = OmegaConf.to_container(cfg, resolve=True)
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     callbacks.append(RunConfig(config, image_shape, num_classes))
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

@@ -1,5 +1,6 @@
 """Lightning callbacks that count in generator iterations."""
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
+from ganlab.callbacks.progress_bar import IterationProgressBar
 from ganlab.callbacks.sample_grid import SampleGrid
 
-__all__ = ["IterationCheckpoint", "SampleGrid"]
+__all__ = ["IterationCheckpoint", "IterationProgressBar", "SampleGrid"]

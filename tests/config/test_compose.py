@@ -1,0 +1,75 @@
+"""Every option of every config group composes, and the objects it describes instantiate."""
+from itertools import product
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from ganlab.train import build_module
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def compose_train(overrides: list[str], output_dir: Path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"])
+
+
+def test_every_group_has_options():
+    for group in ("data", "model", "loss", "optim", "trainer", "logger", "callbacks", "paths", "hydra"):
+        assert options(group), f"conf/{group}/ is empty"
+
+
+def test_defaults_are_dcgan_gan_mnist(tmp_path):
+    cfg = compose_train([], tmp_path)
+    assert cfg.model.generator._target_.endswith("DCGANGenerator")
+    assert cfg.loss.objective._target_.endswith("NonSaturatingLoss")
+    assert cfg.data._target_.endswith("MNISTDataModule")
+
+
+@pytest.mark.parametrize("model, loss", list(product(options("model"), options("loss"))))
+def test_model_loss_pairs_build(tmp_path, model, loss):
+    cfg = compose_train([f"model={model}", f"loss={loss}"], tmp_path)
+    for shape in [(1, 28, 28), (3, 32, 32)]:
+        module = build_module(cfg, image_shape=shape, num_classes=0)
+        assert module.d_steps_per_g_step == cfg.loss.d_steps_per_g_step
+        g_opt, d_opt = module.configure_optimizers()
+        assert g_opt.param_groups[0]["lr"] == cfg.optim.generator.lr
+
+
+@pytest.mark.parametrize("group", ["trainer", "logger", "callbacks", "optim", "regularizer", "experiment"])
+def test_group_options_instantiate(tmp_path, group):
+    for option in options(group):
+        cfg = compose_train([f"{group}={option}"], tmp_path)
+        OmegaConf.resolve(cfg)
+        trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+        assert isinstance(trainer, pl.Trainer)
+        for node in (cfg.logger or {}).values():
+            assert instantiate(node) is not None
+        for node in (cfg.callbacks or {}).values():
+            assert isinstance(instantiate(node), pl.Callback)
+        build_module(cfg, image_shape=(1, 28, 28), num_classes=0)
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_data_options_compose(tmp_path, data):
+    cfg = compose_train([f"data={data}"], tmp_path)
+    OmegaConf.resolve(cfg)
+    assert cfg.data._target_.startswith("ganlab.data.")
+    assert cfg.data.batch_size > 0
+
+
+def test_unknown_option_names_the_group(tmp_path):
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match="loss"):
+        compose_train(["loss=nope"], tmp_path)

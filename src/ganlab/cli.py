@@ -11,12 +11,13 @@ from hydra.errors import InstantiationException
 
 from ganlab.checkpoints import CheckpointError
 from ganlab.config_checks import ConfigError
+from ganlab.module import DivergenceError
 
 log = logging.getLogger("ganlab")
 
 # Errors caused by the user's config, files or data, reported without a traceback.
 USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, NotADirectoryError, PermissionError,
-               InstantiationException)
+               InstantiationException, DivergenceError)
 
 
 def report_errors(function: Callable[..., Any], *args: Any) -> Any:

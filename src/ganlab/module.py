@@ -20,6 +20,10 @@ from torch import Tensor, nn
 from ganlab.losses.base import AdversarialLoss
 from ganlab.regularizers.base import Regularizer
 
+class DivergenceError(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
 
@@ -37,6 +41,7 @@ class GANModule(pl.LightningModule):
         iterations: int = 10_000,  # budget in generator iterations
         num_classes: int = 0,  # > 0: G and D receive labels
         log_every_n: int = 50,  # generator iterations between scalar logs
+        detect_divergence: bool = True,  # stop at the first non-finite loss (one host sync a step)
     ):
         super().__init__()
         if d_steps_per_g_step < 1:
@@ -57,6 +62,7 @@ class GANModule(pl.LightningModule):
         self.iterations = iterations
         self.num_classes = num_classes
         self.log_every_n = log_every_n
+        self.detect_divergence = detect_divergence
         self.g_iter = 0  # generator updates so far
         self.d_iter = 0  # discriminator updates so far
 
@@ -90,6 +96,9 @@ class GANModule(pl.LightningModule):
         metrics = {"loss/d": d_loss, "d/real": d_real.score.mean(), "d/fake": d_fake.score.mean()}
         if generator_turn:
             metrics["loss/g"] = self._generator_step(g_opt, fake, y)
+        if self.detect_divergence:
+            self._check_finite(metrics)
+        if generator_turn:
             self.g_iter += 1
             if self.g_iter >= self.iterations:
                 self.trainer.should_stop = True
@@ -122,6 +131,16 @@ class GANModule(pl.LightningModule):
         finally:
             self.discriminator.requires_grad_(True)
         return g_loss.detach()
+
+    def _check_finite(self, metrics: dict[str, Tensor]) -> None:
+        losses = {k: v for k, v in metrics.items() if k.startswith("loss/")}
+        if bool(torch.isfinite(torch.stack(list(losses.values()))).all()):
+            return
+        bad = ", ".join(f"{k} = {float(v)}" for k, v in losses.items() if not torch.isfinite(v))
+        raise DivergenceError(
+            f"training diverged at generator iteration {self.g_iter + 1} (discriminator step {self.d_iter}): "
+            f"{bad}. Training stopped; checkpoints written before this point are kept. Try a lower "
+            "learning rate (optim.*.lr), another loss, or trainer.precision=32-true.")
 
     def _log(self, metrics: dict[str, Tensor], generator_turn: bool) -> None:
         # The progress bar shows the latest losses; TensorBoard gets scalars every `log_every_n`

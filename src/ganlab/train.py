@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
 
+from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.run_config import RunConfig
 from ganlab.checkpoints import load_checkpoint, run_dir_of
 from ganlab.config_checks import check_config
@@ -59,6 +60,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     log.info("run directory: %s", cfg.paths.output_dir)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
+    for callback in callbacks:
+        if isinstance(callback, GracefulStop) and callback.received is not None:
+            log.warning("stopped by signal %d at generator iteration %d", callback.received, module.g_iter)
+            raise SystemExit(128 + callback.received)
     final = {"final/" + name: float(value)
              for name, value in trainer.callback_metrics.items() if name.startswith("loss_")}
     for logger in trainer.loggers:

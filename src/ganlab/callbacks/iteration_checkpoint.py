@@ -1,10 +1,20 @@
 """Checkpoints every N generator iterations, plus `last.ckpt`, written atomically."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def all_finite(module: torch.nn.Module) -> bool:
+    """True when no parameter or buffer holds NaN or Inf."""
+    tensors = [t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
 
 
 class IterationCheckpoint(pl.Callback):
@@ -41,6 +51,9 @@ class IterationCheckpoint(pl.Callback):
             self._saved_at = pl_module.g_iter
 
     def save(self, trainer: pl.Trainer, path: Path) -> None:
+        if not all_finite(trainer.lightning_module):
+            log.error("not saving %s: the weights hold NaN or Inf values; the last good checkpoint is kept", path)
+            return
         tmp = path.with_name(path.name + ".tmp")
         trainer.save_checkpoint(tmp)  # every rank takes part; only rank 0 writes
         if trainer.is_global_zero:

@@ -23,7 +23,8 @@ def load_generator(ckpt_path: str, device: str = "cpu") -> torch.nn.Module:
     checkpoint = load_checkpoint(ckpt_path)
     run = checkpoint["ganlab_run"]
     config = OmegaConf.create(run["config"])
-    generator = instantiate(config.model.generator, image_shape=tuple(run["image_shape"]))
+    generator = instantiate(config.model.generator, image_shape=tuple(run["image_shape"]),
+                            num_classes=run["num_classes"])
     prefix = "generator."
     state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     generator.load_state_dict(state)

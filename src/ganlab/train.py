@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int) -> GANModule:
     """The GANModule the config describes, for images of `image_shape`."""
     return GANModule(
-        generator=instantiate(cfg.model.generator, image_shape=image_shape),
-        discriminator=instantiate(cfg.model.discriminator, image_shape=image_shape),
+        generator=instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes),
+        discriminator=instantiate(cfg.model.discriminator, image_shape=image_shape, num_classes=num_classes),
         loss=instantiate(cfg.loss.objective),
         generator_optimizer=instantiate(cfg.optim.generator),
         discriminator_optimizer=instantiate(cfg.optim.discriminator),
@@ -32,6 +32,7 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
         constraints=[instantiate(c) for c in cfg.loss.constraints.values()],
         d_steps_per_g_step=cfg.loss.d_steps_per_g_step,
         iterations=cfg.iterations,
+        num_classes=num_classes,
         log_every_n=cfg.log_every_n,
     )
 

@@ -1,0 +1,34 @@
+"""The autoencoder discriminator of EBGAN (Zhao et al. 2017): its energy is the reconstruction error.
+
+Each family (mlp.py, dcgan.py) builds the encoder and decoder of its own shape; this module turns
+them into a discriminator whose DOut.score is the per-sample energy (low on data), DOut.features the
+encoder's embedding (for the pull-away term) and DOut.reconstruction the decoder's output.
+"""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ganlab.networks.layers import ScoreHead
+from ganlab.networks.output import DOut
+
+
+class AutoencoderDiscriminator(nn.Module):
+    def __init__(
+        self,
+        encoder: nn.Module,  # (x, y) -> code; code.flatten(1) is the embedding
+        decoder: nn.Module,  # (code, y) -> reconstruction, the shape of x
+        head: ScoreHead,  # adds a projection term to the energy and/or AC-GAN logits (score=False)
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.head = head
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+        code = self.encoder(x, y)
+        reconstruction = self.decoder(code, y)  # (n, c, h, w)
+        energy = (reconstruction.float() - x.float()).pow(2).flatten(1).mean(dim=1)  # (n,)
+        features = code.flatten(1)  # (n, f)
+        extra, class_logits = self.head(features, y)
+        return DOut(score=energy + extra, features=features, class_logits=class_logits,
+                    reconstruction=reconstruction)

@@ -1,0 +1,153 @@
+"""Building blocks shared by the network families: initialisation, norms, spectral norm, the
+resolution pyramid, label embeddings and the discriminator head (score, projection, AC-GAN logits)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+NormFactory = Callable[[int], nn.Module]  # channels -> norm layer, e.g. nn.BatchNorm2d
+
+
+def layer_norm(channels: int) -> nn.Module:
+    """Layer norm over (C, H, W) of a feature map, per sample (a WGAN-GP-safe critic norm)."""
+    return nn.GroupNorm(1, channels)
+
+
+def instance_norm(channels: int) -> nn.Module:
+    """Instance norm with a learned affine transform, per sample and channel."""
+    return nn.InstanceNorm2d(channels, affine=True)
+
+
+def make_norm(norm: NormFactory | None, channels: int) -> nn.Module:
+    return nn.Identity() if norm is None else norm(channels)
+
+
+def pyramid(image_shape: tuple[int, int, int]) -> tuple[int, int]:
+    """(number of stride-2 stages, side of the smallest map) for a square image: 28 -> (2, 7),
+    32 -> (3, 4), 64 -> (4, 4). The smallest map is at least 4 pixels wide."""
+    channels, height, width = image_shape
+    if height != width:
+        raise ValueError(f"square images only, got {height}x{width} (set data.image_size)")
+    stages, side = 0, height
+    while side % 2 == 0 and side // 2 >= 4:
+        stages, side = stages + 1, side // 2
+    if stages == 0:
+        raise ValueError(f"image size {height} cannot be built by stride-2 stages from a 4x4 map or larger: "
+                         "use an even size >= 8, e.g. 28, 32 or 64 (data.image_size)")
+    return stages, side
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al. 2016: every weight ~ N(0, 0.02); norm scales ~ N(1, 0.02), shifts 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.affine:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every convolution, linear layer and embedding."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            nn.utils.parametrizations.spectral_norm(m)
+    return module
+
+
+def require_labels(num_classes: int, what: str) -> None:
+    if num_classes < 1:
+        raise ValueError(f"{what} needs class labels, but the data has none (num_classes = 0)")
+
+
+def checked_labels(y: Tensor | None, what: str) -> Tensor:
+    if y is None:
+        raise ValueError(f"this {what} is class-conditional: pass labels y")
+    return y
+
+
+class LabelMaps(nn.Module):
+    """Concat conditioning for convolutions (Mirza & Osindero 2014): a learned embedding of y,
+    broadcast to (n, channels, h, w) and appended to a feature map's channels."""
+
+    def __init__(self, num_classes: int, channels: int):
+        super().__init__()
+        require_labels(num_classes, "concat conditioning")
+        self.embedding = nn.Embedding(num_classes, channels)
+
+    def forward(self, h: Tensor, y: Tensor) -> Tensor:
+        maps = self.embedding(y)[:, :, None, None].expand(-1, -1, *h.shape[2:])  # (n, k, h, w)
+        return torch.cat([h, maps.to(h.dtype)], dim=1)
+
+
+class LabelVector(nn.Module):
+    """Concat conditioning for vectors: (n, d) -> (n, d + dim) with a learned embedding of y."""
+
+    def __init__(self, num_classes: int, dim: int):
+        super().__init__()
+        require_labels(num_classes, "concat conditioning")
+        self.embedding = nn.Embedding(num_classes, dim)
+
+    def forward(self, h: Tensor, y: Tensor) -> Tensor:
+        return torch.cat([h, self.embedding(y).to(h.dtype)], dim=1)
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are chosen by the class (de Vries et al. 2017; the
+    generator side of the projection cGAN, Miyato & Koyama 2018)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        require_labels(num_classes, "conditional BatchNorm")
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, h: Tensor, y: Tensor) -> Tensor:
+        return self.norm(h) * self.scale(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+class LabelledSequential(nn.Sequential):
+    """nn.Sequential that hands the labels to the layers that take them (label-conditional ones)."""
+
+    def forward(self, h: Tensor, y: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        for layer in self:
+            h = layer(h, y) if isinstance(layer, (ConditionalBatchNorm2d, LabelMaps, LabelVector)) else layer(h)
+        return h
+
+
+class ScoreHead(nn.Module):
+    """Discriminator features (n, f) -> score (n,) and, for AC-GAN, class logits (n, k).
+
+    projection: score += <embed(y), features> (Miyato & Koyama 2018).
+    aux_classifier: a linear classifier on the features (Odena et al. 2017).
+    """
+
+    def __init__(self, features: int, num_classes: int = 0, projection: bool = False,
+                 aux_classifier: bool = False, score: bool = True):
+        super().__init__()
+        self.linear = nn.Linear(features, 1) if score else None
+        self.projection = None
+        self.classifier = None
+        if projection:
+            require_labels(num_classes, "projection conditioning")
+            self.projection = nn.Embedding(num_classes, features)
+            nn.init.normal_(self.projection.weight, 0.0, 0.02)
+        if aux_classifier:
+            require_labels(num_classes, "an auxiliary classifier (AC-GAN)")
+            self.classifier = nn.Linear(features, num_classes)
+
+    def forward(self, features: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        score = self.linear(features).squeeze(1) if self.linear is not None else features.new_zeros(len(features))
+        if self.projection is not None:
+            if y is None:
+                raise ValueError("a projection discriminator needs labels y")
+            score = score + (self.projection(y) * features).sum(dim=1)
+        logits = self.classifier(features) if self.classifier is not None else None
+        return score, logits

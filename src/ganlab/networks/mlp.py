@@ -1,0 +1,140 @@
+"""The fully connected GAN of Goodfellow et al. 2014, the classic baseline, for any image shape.
+
+G: z -> hidden layers (LeakyReLU 0.2, BatchNorm after all but the first) -> C*H*W -> Tanh.
+D: the flattened image -> hidden layers (LeakyReLU 0.2, optional dropout) -> a linear score.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from torch import Tensor, nn
+
+from ganlab.networks.autoencoder import AutoencoderDiscriminator
+from ganlab.networks.layers import (
+    LabelledSequential,
+    LabelVector,
+    ScoreHead,
+    apply_spectral_norm,
+    checked_labels,
+    make_norm,
+)
+from ganlab.networks.output import DOut
+
+Norm1d = Callable[[int], nn.Module]  # features -> norm layer, e.g. nn.BatchNorm1d
+
+
+def _stack(sizes: Sequence[int], norm: Norm1d | None, dropout: float, norm_first: bool) -> list[nn.Module]:
+    """Linear layers between consecutive sizes, each followed by [norm], LeakyReLU(0.2), [dropout]."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        use_norm = norm is not None and (norm_first or i > 0)
+        layers += [nn.Linear(n_in, n_out, bias=not use_norm)]
+        layers += [make_norm(norm if use_norm else None, n_out), nn.LeakyReLU(0.2, inplace=True)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return layers
+
+
+class MLPGenerator(nn.Module):
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],  # (c, h, w) of the data
+        latent_dim: int = 100,  # size of z
+        hidden: Sequence[int] = (256, 512, 1024),  # widths of the hidden layers
+        norm: Norm1d | None = nn.BatchNorm1d,  # after every hidden layer but the first
+        num_classes: int = 0,  # classes of the data (used only when conditioned)
+        label_dim: int = 0,  # concat conditioning: a label embedding of this size joins z (0: off)
+    ):
+        super().__init__()
+        if not hidden:
+            raise ValueError("model.generator.hidden must list at least one layer width")
+        self.image_shape = tuple(image_shape)
+        self.latent_dim = latent_dim
+        self.conditional = label_dim > 0
+        self.label = LabelVector(num_classes, label_dim) if label_dim > 0 else None
+        layers = _stack([latent_dim + label_dim, *hidden], norm, 0.0, norm_first=False)
+        self.net = nn.Sequential(*layers, nn.Linear(hidden[-1], math.prod(image_shape)), nn.Tanh())
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.label is not None:
+            z = self.label(z, checked_labels(y, "generator"))
+        return self.net(z).view(-1, *self.image_shape)  # (n, c, h, w)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],  # (c, h, w) of the data
+        hidden: Sequence[int] = (512, 256),  # widths of the hidden layers; the last is the feature size
+        norm: Norm1d | None = None,  # after every hidden layer; None (default) keeps samples independent
+        dropout: float = 0.0,  # after every hidden layer (Goodfellow et al. used dropout in D)
+        spectral_norm: bool = False,  # spectral normalisation of every layer (Miyato et al. 2018)
+        num_classes: int = 0,  # classes of the data (used only when conditioned)
+        label_dim: int = 0,  # concat conditioning: a label embedding joins the flattened image (0: off)
+        projection: bool = False,  # projection conditioning (Miyato & Koyama 2018)
+        aux_classifier: bool = False,  # AC-GAN class logits (Odena et al. 2017)
+    ):
+        super().__init__()
+        if not hidden:
+            raise ValueError("model.discriminator.hidden must list at least one layer width")
+        self.conditional = label_dim > 0 or projection
+        first: list[nn.Module] = [nn.Flatten()] + ([LabelVector(num_classes, label_dim)] if label_dim > 0 else [])
+        self.body = LabelledSequential(
+            *first, *_stack([math.prod(image_shape) + label_dim, *hidden], norm, dropout, norm_first=True))
+        self.head = ScoreHead(hidden[-1], num_classes, projection, aux_classifier)
+        if spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+        if self.conditional:
+            y = checked_labels(y, "discriminator")
+        features = self.body(x, y)  # (n, hidden[-1])
+        score, class_logits = self.head(features, y)
+        return DOut(score=score, features=features, class_logits=class_logits)
+
+
+class _Unflatten(nn.Module):
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h.view(-1, *self.shape)
+
+
+class MLPAutoencoder(AutoencoderDiscriminator):
+    """EBGAN's discriminator as an MLP: encoder to an embedding of size hidden[-1], decoder back to
+    the image. Takes the same arguments as MLPDiscriminator, so `loss=ebgan` swaps it in."""
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        hidden: Sequence[int] = (512, 256),
+        norm: Norm1d | None = None,
+        dropout: float = 0.0,
+        spectral_norm: bool = False,
+        num_classes: int = 0,
+        label_dim: int = 0,  # concat conditioning: the label joins the input and the code
+        projection: bool = False,
+        aux_classifier: bool = False,
+    ):
+        if not hidden:
+            raise ValueError("model.discriminator.hidden must list at least one layer width")
+        pixels = math.prod(image_shape)
+        label = (lambda: [LabelVector(num_classes, label_dim)]) if label_dim > 0 else (lambda: [])
+        encoder = LabelledSequential(nn.Flatten(), *label(),
+                                     *_stack([pixels + label_dim, *hidden], norm, dropout, norm_first=True))
+        widths = [hidden[-1] + label_dim, *reversed(hidden[:-1])]
+        decoder = LabelledSequential(*label(), *_stack(widths, norm, 0.0, norm_first=True),
+                                     nn.Linear(widths[-1], pixels), _Unflatten(tuple(image_shape)))
+        super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
+                                                     score=False))
+        self.conditional = label_dim > 0 or projection
+        if spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+        if self.conditional:
+            y = checked_labels(y, "discriminator")
+        return super().forward(x, y)

@@ -1,0 +1,139 @@
+"""Every network family: shapes for 28/32/64 and 1/3 channels, G in [-1, 1], D's output contract,
+initialisation, spectral norm, norms, conditioning hooks and clear errors for impossible sizes."""
+import pytest
+import torch
+from torch import nn
+
+from ganlab.networks import (
+    DCGANAutoencoder,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPAutoencoder,
+    MLPDiscriminator,
+    MLPGenerator,
+    layer_norm,
+)
+from ganlab.networks.layers import pyramid
+
+SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64)]
+FAMILIES = {
+    "dcgan": (DCGANGenerator, DCGANDiscriminator, DCGANAutoencoder, dict(width=8)),
+    "mlp": (MLPGenerator, MLPDiscriminator, MLPAutoencoder, dict(hidden=[32, 16])),
+}
+
+
+def small_generator(family, shape, **kwargs):
+    G = FAMILIES[family][0]
+    size = dict(width=8) if family == "dcgan" else dict(hidden=[32, 64])
+    return G(shape, latent_dim=12, **size, **kwargs)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_generator_shape_and_range(family, shape):
+    g = small_generator(family, shape)
+    x = g(torch.randn(4, 12) * 10)  # large z pushes Tanh to its limits
+    assert x.shape == (4, *shape)
+    assert x.min() >= -1 and x.max() <= 1
+    assert g.latent_dim == 12
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_discriminators_return_one_score_per_sample(family, shape):
+    _, D, A, size = FAMILIES[family]
+    x = torch.rand(4, *shape) * 2 - 1
+    out = D(shape, **size)(x)
+    assert out.score.shape == (4,) and out.features.dim() == 2 and out.features.shape[0] == 4
+    assert out.class_logits is None and out.reconstruction is None
+    energy = A(shape, **size)(x)
+    assert energy.score.shape == (4,) and (energy.score >= 0).all()
+    assert energy.reconstruction.shape == x.shape
+    torch.testing.assert_close(energy.score, (energy.reconstruction - x).pow(2).flatten(1).mean(1))
+
+
+@pytest.mark.parametrize("size, expected", [(28, (2, 7)), (32, (3, 4)), (64, (4, 4)), (128, (5, 4)), (48, (3, 6))])
+def test_pyramid_stages(size, expected):
+    assert pyramid((3, size, size)) == expected
+
+
+@pytest.mark.parametrize("shape", [(1, 27, 27), (1, 6, 6), (1, 32, 28)])
+def test_impossible_sizes_are_named(shape):
+    with pytest.raises(ValueError, match="image_size|square"):
+        DCGANGenerator(shape)
+
+
+def test_dcgan_follows_the_paper():
+    g, d = DCGANGenerator((3, 64, 64)), DCGANDiscriminator((3, 64, 64))
+    g_convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
+    d_convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert [m.out_channels for m in g_convs] == [512, 256, 128, 64, 3]
+    assert [m.out_channels for m in d_convs] == [64, 128, 256, 512]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in g.modules()) == 4
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in d.modules()) == 3  # none after the first conv
+    assert any(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in d.modules())
+    assert isinstance(list(g.modules())[-1], nn.Tanh)
+    weights = torch.cat([m.weight.flatten() for m in g_convs + d_convs])
+    assert abs(weights.std().item() - 0.02) < 0.002 and abs(weights.mean().item()) < 0.002
+
+
+def test_critic_norm_is_a_choice():
+    no_norm = DCGANDiscriminator((1, 28, 28), width=8, norm=None)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) for m in no_norm.modules())
+    ln = DCGANDiscriminator((1, 28, 28), width=8, norm=layer_norm)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in ln.modules())
+    # per-sample: a sample's score does not depend on the rest of the batch
+    x = torch.randn(6, 1, 28, 28)
+    torch.testing.assert_close(ln(x).score[:2], ln(x[:2]).score)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_spectral_norm_bounds_every_layer(family):
+    _, D, _, size = FAMILIES[family]
+    d = D((1, 28, 28), **size, spectral_norm=True)
+    layers = [m for m in d.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    d.train()
+    for _ in range(30):  # power iterations converge
+        d(torch.randn(2, 1, 28, 28))
+    d.eval()
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.flatten(1), ord=2)
+        assert sigma.item() == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_concat_conditioning_uses_the_labels(family):
+    _, D, A, size = FAMILIES[family]
+    g = small_generator(family, (1, 28, 28), num_classes=10, label_dim=10).eval()
+    z = torch.randn(4, 12)
+    assert not torch.allclose(g(z, torch.zeros(4, dtype=torch.long)), g(z, torch.ones(4, dtype=torch.long)))
+    for net in (D, A):
+        d = net((1, 28, 28), **size, num_classes=10, label_dim=4).eval()
+        x = torch.rand(4, 1, 28, 28)
+        assert not torch.allclose(d(x, torch.zeros(4, dtype=torch.long)).score, d(x, torch.ones(4, dtype=torch.long)).score)
+    with pytest.raises(ValueError, match="labels"):
+        g(z)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_projection_and_auxiliary_classifier(family):
+    _, D, _, size = FAMILIES[family]
+    d = D((3, 32, 32), **size, num_classes=5, projection=True, aux_classifier=True).eval()
+    x, y = torch.rand(3, 3, 32, 32), torch.tensor([0, 1, 4])
+    out = d(x, y)
+    assert out.class_logits.shape == (3, 5)
+    assert not torch.allclose(out.score, d(x, (y + 1) % 5).score)
+    with pytest.raises(ValueError, match="needs class labels"):
+        D((3, 32, 32), **size, num_classes=0, projection=True)
+
+
+def test_conditional_batchnorm_generator():
+    g = DCGANGenerator((1, 28, 28), latent_dim=12, width=8, num_classes=3, conditional_norm=True)
+    with torch.no_grad():
+        for m in g.modules():
+            if hasattr(m, "scale"):
+                m.scale.weight.normal_()
+    g.eval()
+    z = torch.randn(2, 12)
+    assert not torch.allclose(g(z, torch.tensor([0, 0])), g(z, torch.tensor([1, 1])))

@@ -65,6 +65,7 @@ class GANModule(pl.LightningModule):
         self.detect_divergence = detect_divergence
         self.g_iter = 0  # generator updates so far
         self.d_iter = 0  # discriminator updates so far
+        self._restored_rng: dict[str, Any] | None = None
 
     @property
     def latent_dim(self) -> int:
@@ -115,6 +116,7 @@ class GANModule(pl.LightningModule):
         d_opt.zero_grad(set_to_none=True)
         self.manual_backward(total)
         d_opt.step()
+        d_opt.zero_grad(set_to_none=True)
         for constrain in self.constraints:
             constrain(self.discriminator)
         self.d_iter += 1
@@ -128,6 +130,7 @@ class GANModule(pl.LightningModule):
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             g_opt.step()
+            g_opt.zero_grad(set_to_none=True)
         finally:
             self.discriminator.requires_grad_(True)
         return g_loss.detach()
@@ -156,6 +159,18 @@ class GANModule(pl.LightningModule):
         scalars["step"] = float(self.g_iter)
         self.log_dict(scalars, on_step=True, on_epoch=False, logger=True, sync_dist=True)
 
+    def on_fit_start(self) -> None:
+        # Resumed: continue the saved random stream. Several ranks: each draws its own noise
+        # (seed_everything gave every rank the same seed).
+        if self._restored_rng is not None:
+            torch.set_rng_state(self._restored_rng["torch"])
+            cuda = self._restored_rng.get("cuda")
+            if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(cuda)
+        if self.trainer.world_size > 1:
+            base = int(torch.randint(0, 2**31 - 1, (1,)).item())  # the same on every rank here
+            torch.manual_seed(base + 1_000_003 * self.trainer.global_rank)
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> int | None:
         if self.g_iter >= self.iterations:  # e.g. resumed from a run that had finished its budget
             self.trainer.should_stop = True
@@ -175,8 +190,4 @@ class GANModule(pl.LightningModule):
             raise ValueError("this checkpoint was not written by ganlab (no 'ganlab' entry)")
         self.g_iter = int(state["g_iter"])
         self.d_iter = int(state["d_iter"])
-        rng = state.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        self._restored_rng = state.get("rng")  # applied in on_fit_start

@@ -1,5 +1,18 @@
-"""Adversarial losses, one per file."""
+"""Adversarial losses, one per file. A loss reads DOut fields and returns scalars; it is chosen in
+conf/loss/<name>.yaml by `_target_`, never by name in code."""
 from ganlab.losses.base import AdversarialLoss
+from ganlab.losses.energy import EnergyLoss, pull_away_term
+from ganlab.losses.hinge import HingeLoss
+from ganlab.losses.least_squares import LeastSquaresLoss
 from ganlab.losses.non_saturating import NonSaturatingLoss
+from ganlab.losses.wasserstein import WassersteinLoss
 
-__all__ = ["AdversarialLoss", "NonSaturatingLoss"]
+__all__ = [
+    "AdversarialLoss",
+    "EnergyLoss",
+    "HingeLoss",
+    "LeastSquaresLoss",
+    "NonSaturatingLoss",
+    "WassersteinLoss",
+    "pull_away_term",
+]

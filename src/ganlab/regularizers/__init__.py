@@ -1,4 +1,8 @@
-"""Discriminator regularisers (penalty terms) and constraints (post-step actions)."""
-from ganlab.regularizers.base import Regularizer
+"""Discriminator regularisers (penalty terms added to D's loss) and constraints (actions on D after
+each of its steps). Chosen in conf/loss/<name>.yaml or added to any loss with regularizer=<name>."""
+from ganlab.regularizers.base import Regularizer, score_input_gradient
+from ganlab.regularizers.gradient_penalty import GradientPenalty
+from ganlab.regularizers.r1 import R1Penalty
+from ganlab.regularizers.weight_clip import WeightClip
 
-__all__ = ["Regularizer"]
+__all__ = ["GradientPenalty", "R1Penalty", "Regularizer", "WeightClip", "score_input_gradient"]

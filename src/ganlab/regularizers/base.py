@@ -1,6 +1,9 @@
-"""The interface of a discriminator regulariser."""
+"""The interface of a discriminator regulariser, and the input gradient the penalties share."""
 from __future__ import annotations
 
+import contextlib
+
+import torch
 from torch import Tensor, nn
 
 
@@ -22,3 +25,24 @@ class Regularizer:
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         raise NotImplementedError
+
+
+def score_input_gradient(discriminator: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
+    """d sum(D(x, y).score) / dx, (n, c, h, w), kept in the graph so a penalty on it trains D.
+
+    Under float16 autocast the forward runs in float32: torch.autograd.grad bypasses the AMP grad
+    scaler, and unscaled float16 input gradients underflow (PyTorch's AMP gradient-penalty recipe
+    otherwise needs the scaler, which a regulariser does not see). bfloat16 has float32's range and
+    keeps autocast.
+    """
+    x = x.detach().requires_grad_(True)
+    with _no_float16_autocast(x.device.type):
+        score = discriminator(x, y).score  # (n,)
+    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    return grad
+
+
+def _no_float16_autocast(device_type: str):
+    if torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16:
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()

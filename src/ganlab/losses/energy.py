@@ -1,0 +1,57 @@
+"""The energy-based GAN of Zhao, Mathieu & LeCun 2017 (EBGAN), with the pull-away term (EBGAN-PT)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganlab.losses.base import AdversarialLoss
+from ganlab.networks.output import DOut
+
+
+def pull_away_term(embeddings: Tensor) -> Tensor:
+    """Mean squared cosine similarity over the distinct pairs of a batch (EBGAN eq. 8).
+
+    1 when all embeddings point the same way, 0 when they are pairwise orthogonal; 0 for a batch of one.
+    """
+    s = F.normalize(embeddings.flatten(1), dim=1)  # (n, f), unit rows
+    n = s.shape[0]
+    if n < 2:
+        return s.sum() * 0.0  # no pairs; keeps the graph and the dtype
+    cosine = s @ s.T  # (n, n)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=s.device)
+    return cosine[off_diagonal].pow(2).mean()
+
+
+class EnergyLoss(AdversarialLoss):
+    """D(x) is an energy, low on the data: an autoencoder discriminator's reconstruction error.
+
+    D: mean(E(x)) + mean(relu(margin - E(G(z))))
+    G: mean(E(G(z))) + pt_weight * PT(embeddings of G(z))
+
+    Reads DOut.score as the energy E (per-sample reconstruction error) and DOut.features as the
+    encoder's embedding for the pull-away term. Pair it with an autoencoder discriminator
+    (conf/model_loss/<model>_ebgan.yaml does so for `loss=ebgan`).
+    """
+
+    def __init__(self, margin: float = 1.0, pt_weight: float = 0.1):
+        if margin <= 0:
+            raise ValueError(f"loss.objective.margin must be > 0, got {margin}")
+        if pt_weight < 0:
+            raise ValueError(f"loss.objective.pt_weight must be >= 0, got {pt_weight}")
+        self.margin = float(margin)
+        self.pt_weight = float(pt_weight)
+
+    def discriminator_loss(self, real: DOut, fake: DOut) -> Tensor:
+        return real.score.mean() + F.relu(self.margin - fake.score).mean()
+
+    def generator_loss(self, fake: DOut) -> Tensor:
+        loss = fake.score.mean()
+        if self.pt_weight == 0:
+            return loss
+        if fake.features is None:
+            raise ValueError(
+                "EnergyLoss's pull-away term needs the discriminator's embedding (DOut.features), and this "
+                "discriminator returns none: use an autoencoder discriminator (loss=ebgan with a model that "
+                "has a conf/model_loss/<model>_ebgan.yaml), or set loss.objective.pt_weight=0")
+        return loss + self.pt_weight * pull_away_term(fake.features)

@@ -1,0 +1,22 @@
+"""Weight clipping of Arjovsky et al. 2017 (WGAN, Algorithm 1): a constraint, not a penalty."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class WeightClip:
+    """Clamps every discriminator parameter to [-clip_value, clip_value] in place.
+
+    The training step calls it on D after each discriminator update (conf/loss/*.yaml: constraints).
+    """
+
+    def __init__(self, clip_value: float = 0.01):
+        if clip_value <= 0:
+            raise ValueError(f"weight clip value must be > 0, got {clip_value}")
+        self.clip_value = float(clip_value)
+
+    @torch.no_grad()
+    def __call__(self, discriminator: nn.Module) -> None:
+        for p in discriminator.parameters():
+            p.clamp_(-self.clip_value, self.clip_value)

@@ -1,0 +1,40 @@
+"""The class loss of AC-GAN (Odena, Olah & Shlens 2017): an auxiliary classifier on D's features."""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganlab.networks.output import DOut
+
+
+class AuxiliaryClassifierLoss:
+    """Added to both players' losses, next to any adversarial loss (`conditioning=acgan`).
+
+    D: weight * (CE(classifier(x), y) + CE(classifier(G(z, y)), y)) — it learns to name the class of
+       real and generated images (with `on_fake=false`, of real images only, a common variant that
+       keeps D's classifier from learning G's mistakes).
+    G: weight * CE(classifier(G(z, y)), y) — its samples should be recognisable as the class asked for.
+    Reads DOut.class_logits (the discriminator's `aux_classifier=true` head).
+    """
+
+    def __init__(self, weight: float = 1.0, on_fake: bool = True):
+        if weight < 0:
+            raise ValueError(f"conditioning.auxiliary.class_loss.weight must be >= 0, got {weight}")
+        self.weight = float(weight)
+        self.on_fake = on_fake
+
+    def discriminator_loss(self, real: DOut, fake: DOut, y: Tensor) -> Tensor:
+        loss = F.cross_entropy(_logits(real), y)
+        if self.on_fake:
+            loss = loss + F.cross_entropy(_logits(fake), y)
+        return self.weight * loss
+
+    def generator_loss(self, fake: DOut, y: Tensor) -> Tensor:
+        return self.weight * F.cross_entropy(_logits(fake), y)
+
+
+def _logits(out: DOut) -> Tensor:
+    if out.class_logits is None:
+        raise ValueError("the AC-GAN class loss needs class logits from the discriminator: set "
+                         "model.discriminator.aux_classifier=true (conditioning=acgan does)")
+    return out.class_logits.float()

@@ -57,7 +57,7 @@ def test_group_options_instantiate(tmp_path, group):
             assert instantiate(node) is not None
         for node in (cfg.callbacks or {}).values():
             assert isinstance(instantiate(node), pl.Callback)
-        build_module(cfg, image_shape=(1, 28, 28), num_classes=0)
+        build_module(cfg, image_shape=(1, 28, 28), num_classes=10 if cfg.conditioning.uses_labels else 0)
 
 
 @pytest.mark.parametrize("data", options("data"))

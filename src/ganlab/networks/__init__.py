@@ -5,6 +5,7 @@ from ganlab.networks.dcgan import DCGANAutoencoder, DCGANDiscriminator, DCGANGen
 from ganlab.networks.layers import instance_norm, layer_norm
 from ganlab.networks.mlp import MLPAutoencoder, MLPDiscriminator, MLPGenerator
 from ganlab.networks.output import DOut
+from ganlab.networks.resnet import ResNetAutoencoder, ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
     "AutoencoderDiscriminator",
@@ -15,6 +16,9 @@ __all__ = [
     "MLPAutoencoder",
     "MLPDiscriminator",
     "MLPGenerator",
+    "ResNetAutoencoder",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "instance_norm",
     "layer_norm",
 ]

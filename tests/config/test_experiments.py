@@ -1,0 +1,191 @@
+"""Every preset in conf/experiment/ composes, carries its paper's settings, builds at full size and
+trains a tiny budget in-process (`ganlab.train.run`) on a tiny fake copy of its dataset, written in
+the dataset's official layout, with the networks shrunk to width 8."""
+import math
+import pickle
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from omegaconf import OmegaConf, open_dict
+from PIL import Image
+
+from ganlab.train import build_module, run
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+PAPER_PRESETS = [name for name in PRESETS if name != "quickstart"]
+
+
+def compose_preset(name: str, output_dir: Path, *overrides: str):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=[f"experiment={name}", f"paths.output_dir={output_dir}", *overrides])
+
+
+# --- tiny fake datasets in the official layouts ----------------------------------------------------
+def fake_mnist(root: Path, n: int = 24) -> None:
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, array in [("train-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28))),
+                        ("train-labels-idx1-ubyte", np.arange(n) % 10)]:
+        header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+        (raw / name).write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def fake_cifar10(root: Path, per_batch: int = 4) -> None:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(1, 6):
+        batch = {b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 b"labels": [(i + k) % 10 for k in range(per_batch)]}
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"class"] * 10}))
+
+
+def fake_celeba(root: Path, n: int = 12) -> None:
+    folder = root / "celeba"
+    (folder / "img_align_celeba").mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for k in range(n):
+        image = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+        Image.fromarray(image).save(folder / "img_align_celeba" / f"{k + 1:06d}.jpg")
+    (folder / "list_eval_partition.txt").write_text("".join(f"{k + 1:06d}.jpg 0\n" for k in range(n)))
+
+
+FAKE_DATA = {  # the DataModule a preset uses -> a writer of its tiny fake dataset
+    "ganlab.data.MNISTDataModule": fake_mnist,
+    "ganlab.data.CIFAR10DataModule": fake_cifar10,
+    "ganlab.data.CelebADataModule": fake_celeba,
+    "ganlab.data.DigitsDataModule": lambda root: None,  # bundled with scikit-learn
+}
+
+
+def shrink(cfg) -> None:
+    """Width 8 (convolutional families) or one hidden layer of 16 (MLPs), latent size 8."""
+    with open_dict(cfg):
+        cfg.model.latent_dim = 8
+        for net in (cfg.model.generator, cfg.model.discriminator):
+            if "width" in net:
+                net.width = 8
+            if "hidden" in net:
+                net.hidden = [16]
+
+
+# --- the presets -------------------------------------------------------------------------------------
+def test_every_issue_preset_exists():
+    expected = {"mnist_gan", "mnist_cgan", "cifar10_dcgan", "cifar10_wgan_clip", "cifar10_wgan_gp",
+                "cifar10_sngan", "cifar10_cgan_pd", "celeba64_dcgan", "mnist_ebgan"}
+    assert expected <= set(PRESETS)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_is_a_global_override_list_citing_its_source(name):
+    text = (CONF / "experiment" / f"{name}.yaml").read_text()
+    assert text.startswith("# @package _global_")
+    assert re.search(r"^defaults:\n(  - override /\w+: \w+\n)+", text, re.MULTILINE)
+    if name in PAPER_PRESETS:
+        assert re.search(r"\b[A-Z]\w+ (et al\.|& [A-Z]\w+) 20\d\d", text), "cite the paper"
+        assert "Published:" in text and "Deliberately different:" in text
+
+
+# The paper's settings each preset must carry (dotted key -> value in the composed config).
+ADAM_SNGAN = {"loss.lr": 2e-4, "loss.betas": [0.0, 0.9], "optim.generator._target_": "torch.optim.Adam"}
+ADAM_DCGAN = {"loss.lr": 2e-4, "loss.betas": [0.5, 0.999], "optim.generator._target_": "torch.optim.Adam"}
+PAPER_SETTINGS = {
+    "mnist_gan": {
+        "data._target_": "ganlab.data.MNISTDataModule", "model.generator._target_": "ganlab.networks.MLPGenerator",
+        "loss.objective._target_": "ganlab.losses.NonSaturatingLoss", "conditioning.uses_labels": False,
+        "data.batch_size": 100, "loss.d_steps_per_g_step": 1, "model.generator.hidden": [1200, 1200],
+        "model.generator.norm": None, "model.discriminator.dropout": 0.5, **ADAM_DCGAN},
+    "mnist_cgan": {
+        "data._target_": "ganlab.data.MNISTDataModule", "model.generator._target_": "ganlab.networks.MLPGenerator",
+        "conditioning.uses_labels": True, "model.generator.label_dim": 10, "model.discriminator.label_dim": 10,
+        "data.batch_size": 100, "loss.d_steps_per_g_step": 1, "model.discriminator.dropout": 0.5, **ADAM_DCGAN},
+    "cifar10_dcgan": {
+        "data._target_": "ganlab.data.CIFAR10DataModule", "model.generator._target_": "ganlab.networks.DCGANGenerator",
+        "loss.objective._target_": "ganlab.losses.NonSaturatingLoss", "data.batch_size": 128,
+        "model.latent_dim": 100, "loss.d_steps_per_g_step": 1, **ADAM_DCGAN},
+    "cifar10_wgan_clip": {
+        "data._target_": "ganlab.data.CIFAR10DataModule",
+        "model.discriminator._target_": "ganlab.networks.DCGANDiscriminator",
+        "loss.objective._target_": "ganlab.losses.WassersteinLoss", "optim.generator._target_": "torch.optim.RMSprop",
+        "optim.discriminator.lr": 5e-5, "loss.constraints.weight_clip.clip_value": 0.01,
+        "loss.d_steps_per_g_step": 5, "data.batch_size": 64},
+    "cifar10_wgan_gp": {
+        "data._target_": "ganlab.data.CIFAR10DataModule",
+        "model.discriminator._target_": "ganlab.networks.ResNetDiscriminator",
+        "loss.objective._target_": "ganlab.losses.WassersteinLoss", "loss.regularizers.gradient_penalty.weight": 10.0,
+        "model.discriminator.norm": None, "model.discriminator.spectral_norm": False,
+        "model.generator.width": 128, "model.discriminator.width": 128, "loss.d_steps_per_g_step": 5,
+        "data.batch_size": 64, "iterations": 100_000, **ADAM_SNGAN},
+    "cifar10_sngan": {
+        "data._target_": "ganlab.data.CIFAR10DataModule", "model.generator._target_": "ganlab.networks.ResNetGenerator",
+        "model.discriminator._target_": "ganlab.networks.ResNetDiscriminator",
+        "loss.objective._target_": "ganlab.losses.HingeLoss", "model.discriminator.spectral_norm": True,
+        "model.generator.width": 256, "model.discriminator.width": 128, "model.latent_dim": 128,
+        "loss.d_steps_per_g_step": 5, "data.batch_size": 64, "iterations": 50_000,
+        "conditioning.uses_labels": False, **ADAM_SNGAN},
+    "cifar10_cgan_pd": {
+        "data._target_": "ganlab.data.CIFAR10DataModule", "model.generator._target_": "ganlab.networks.ResNetGenerator",
+        "loss.objective._target_": "ganlab.losses.HingeLoss", "model.discriminator.spectral_norm": True,
+        "model.discriminator.projection": True, "model.generator.conditional_norm": True,
+        "model.generator.label_dim": 0, "conditioning.uses_labels": True,
+        "loss.d_steps_per_g_step": 5, "data.batch_size": 64, "iterations": 50_000, **ADAM_SNGAN},
+    "celeba64_dcgan": {
+        "data._target_": "ganlab.data.CelebADataModule", "data.image_size": 64,
+        "model.generator._target_": "ganlab.networks.DCGANGenerator", "model.generator.width": 128,
+        "data.batch_size": 128, "model.latent_dim": 100, **ADAM_DCGAN},
+    "mnist_ebgan": {
+        "data._target_": "ganlab.data.MNISTDataModule",
+        "model.discriminator._target_": "ganlab.networks.MLPAutoencoder",
+        "loss.objective._target_": "ganlab.losses.EnergyLoss", "loss.objective.pt_weight": 0.1,
+        "data.batch_size": 64, "loss.lr": 1e-3},
+}
+
+
+def test_every_paper_preset_has_its_settings_checked():
+    assert sorted(PAPER_SETTINGS) == PAPER_PRESETS
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SETTINGS))
+def test_preset_carries_the_papers_settings(tmp_path, name):
+    cfg = compose_preset(name, tmp_path)
+    for key, expected in PAPER_SETTINGS[name].items():
+        value = OmegaConf.select(cfg, key)
+        value = OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
+        assert value == expected, f"{name}: {key} = {value!r}, expected {expected!r}"
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_builds_at_full_size(tmp_path, name):
+    cfg = compose_preset(name, tmp_path)
+    OmegaConf.resolve(cfg)
+    datamodule = instantiate(cfg.data)  # image_shape and num_classes are known before any file is read
+    module = build_module(cfg, tuple(datamodule.image_shape), datamodule.num_classes)
+    g_opt, d_opt = module.configure_optimizers()
+    assert g_opt.param_groups[0]["lr"] == cfg.loss.lr == d_opt.param_groups[0]["lr"]
+    assert module.d_steps_per_g_step == cfg.loss.d_steps_per_g_step
+    assert module.iterations == cfg.iterations
+    assert module.generator.image_shape == tuple(datamodule.image_shape)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_preset_trains_a_tiny_budget(tmp_path, name):
+    data_root, run_dir = tmp_path / "data", tmp_path / "run"
+    cfg = compose_preset(name, run_dir, f"data.root={data_root}", "data.batch_size=8", "data.num_workers=0",
+                         "trainer=cpu", "++trainer.enable_progress_bar=false", "logger=none",
+                         "iterations=2", "log_every_n=1", "callbacks.sample_grid.num_samples=4")
+    FAKE_DATA[cfg.data._target_](data_root)
+    shrink(cfg)
+    result = run(cfg)
+    assert result["iterations"] == 2
+    assert math.isfinite(result["final/loss_d"]) and math.isfinite(result["final/loss_g"])
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()

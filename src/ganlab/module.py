@@ -11,6 +11,7 @@ counts every optimiser step of both optimisers and is not used for any of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytorch_lightning as pl
@@ -21,7 +22,42 @@ from ganlab.losses.base import AdversarialLoss
 from ganlab.regularizers.base import Regularizer
 
 class DivergenceError(RuntimeError):
-    """A loss became NaN or infinite."""
+    """A loss, or a weight or buffer of G or D, became NaN or infinite."""
+
+
+def all_finite(module: nn.Module) -> Tensor:
+    """A 0-dim bool tensor on the module's device: True when no floating-point parameter or buffer
+    holds NaN or Inf. One fused 2-norm per device and dtype, in float32 (the kernels clip_grad_norm_
+    uses; NaN and Inf propagate through it; a tensor whose norm exceeds 3e38, i.e. a weight beyond
+    ~1e19, counts as diverged too). Nothing is read back: the caller decides when to wait."""
+    tensors = [t.detach() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return torch.tensor(True)
+    norms = torch._foreach_norm(tensors, 2, dtype=torch.float32)
+    return torch.isfinite(torch.stack(norms)).all()
+
+
+@dataclass
+class _StepVerdict:
+    """Whether one training step stayed finite, still on the device until someone reads it."""
+
+    finite: Tensor  # (k,) bool: each loss, then the generator's and the discriminator's weights
+    losses: dict[str, Tensor]  # name -> 0-dim loss
+    g_iter: int  # the generator iteration the step belongs to (1-based)
+    d_iter: int  # discriminator steps taken, this one included
+
+    def raise_if_diverged(self) -> None:
+        if bool(self.finite.all()):  # the one host sync
+            return
+        flags = self.finite.tolist()
+        bad = [f"{name} = {float(value)}" for (name, value), ok in zip(self.losses.items(), flags) if not ok]
+        bad += [f"the {player} weights hold NaN or Inf"
+                for player, ok in zip(("generator", "discriminator"), flags[len(self.losses):]) if not ok]
+        raise DivergenceError(
+            f"training diverged at generator iteration {self.g_iter} (discriminator step {self.d_iter}): "
+            f"{'; '.join(bad)}. Training stopped; checkpoints written before this iteration are kept (no "
+            "checkpoint holds diverged weights). Try a lower learning rate (optim.*.lr), another loss, or "
+            "trainer.precision=32-true.")
 
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -37,11 +73,13 @@ class GANModule(pl.LightningModule):
         discriminator_optimizer: OptimizerFactory,
         regularizers: Sequence[Regularizer] = (),  # penalties added to D's loss
         constraints: Sequence[Callable[[nn.Module], None]] = (),  # run on D after each D step
+        auxiliary_losses: Sequence[Any] = (),  # label losses of both players (AC-GAN's class loss)
+        augment: Callable[[Tensor], Tensor] | None = None,  # applied to real and fake before D (DiffAugment)
         d_steps_per_g_step: int = 1,  # discriminator updates per generator update
         iterations: int = 10_000,  # budget in generator iterations
         num_classes: int = 0,  # > 0: G and D receive labels
         log_every_n: int = 50,  # generator iterations between scalar logs
-        detect_divergence: bool = True,  # stop at the first non-finite loss (one host sync a step)
+        detect_divergence: bool = True,  # stop at the first non-finite loss or weight (see _check_finite)
     ):
         super().__init__()
         if d_steps_per_g_step < 1:
@@ -58,6 +96,8 @@ class GANModule(pl.LightningModule):
         self.discriminator_optimizer = discriminator_optimizer
         self.regularizers = list(regularizers)
         self.constraints = list(constraints)
+        self.auxiliary_losses = list(auxiliary_losses)
+        self.augment = augment
         self.d_steps_per_g_step = d_steps_per_g_step
         self.iterations = iterations
         self.num_classes = num_classes
@@ -66,6 +106,7 @@ class GANModule(pl.LightningModule):
         self.g_iter = 0  # generator updates so far
         self.d_iter = 0  # discriminator updates so far
         self._restored_rng: dict[str, Any] | None = None
+        self._pending_verdict: _StepVerdict | None = None  # the last step's, not read yet
 
     @property
     def latent_dim(self) -> int:
@@ -95,8 +136,12 @@ class GANModule(pl.LightningModule):
 
         d_loss, d_real, d_fake = self._discriminator_step(d_opt, real, fake.detach(), y)
         metrics = {"loss/d": d_loss, "d/real": d_real.score.mean(), "d/fake": d_fake.score.mean()}
+        if self.auxiliary_losses:
+            metrics["loss/d_class"] = self._aux_d.detach()
         if generator_turn:
             metrics["loss/g"] = self._generator_step(g_opt, fake, y)
+            if self.auxiliary_losses:
+                metrics["loss/g_class"] = self._aux_g.detach()
         if self.detect_divergence:
             self._check_finite(metrics)
         if generator_turn:
@@ -106,10 +151,13 @@ class GANModule(pl.LightningModule):
         self._log(metrics, generator_turn)
 
     def _discriminator_step(self, d_opt, real: Tensor, fake: Tensor, y: Tensor | None):
-        d_real = self.discriminator(real, y)
-        d_fake = self.discriminator(fake, y)
+        d_real = self.discriminator(self._augmented(real), y)
+        d_fake = self.discriminator(self._augmented(fake), y)
         d_loss = self.loss.discriminator_loss(d_real, d_fake)
         total = d_loss
+        if self.auxiliary_losses:
+            self._aux_d = sum(aux.discriminator_loss(d_real, d_fake, y) for aux in self.auxiliary_losses)
+            total = total + self._aux_d
         for reg in self.regularizers:
             if self.d_iter % reg.every_n == 0:
                 total = total + reg.weight * reg.every_n * reg(self.discriminator, real, fake, y)
@@ -126,38 +174,74 @@ class GANModule(pl.LightningModule):
         # D's weights are frozen for this backward: no wasted gradients, and no way to update D.
         self.discriminator.requires_grad_(False)
         try:
-            g_loss = self.loss.generator_loss(self.discriminator(fake, y))
+            d_fake = self.discriminator(self._augmented(fake), y)
+            g_loss = self.loss.generator_loss(d_fake)
+            total = g_loss
+            if self.auxiliary_losses:
+                self._aux_g = sum(aux.generator_loss(d_fake, y) for aux in self.auxiliary_losses)
+                total = total + self._aux_g
             g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
+            self.manual_backward(total)
             g_opt.step()
             g_opt.zero_grad(set_to_none=True)
         finally:
             self.discriminator.requires_grad_(True)
         return g_loss.detach()
 
+    def _augmented(self, x: Tensor) -> Tensor:
+        return x if self.augment is None else self.augment(x)
+
     def _check_finite(self, metrics: dict[str, Tensor]) -> None:
-        losses = {k: v for k, v in metrics.items() if k.startswith("loss/")}
-        if bool(torch.isfinite(torch.stack(list(losses.values()))).all()):
-            return
-        bad = ", ".join(f"{k} = {float(v)}" for k, v in losses.items() if not torch.isfinite(v))
-        raise DivergenceError(
-            f"training diverged at generator iteration {self.g_iter + 1} (discriminator step {self.d_iter}): "
-            f"{bad}. Training stopped; checkpoints written before this point are kept. Try a lower "
-            "learning rate (optim.*.lr), another loss, or trainer.precision=32-true.")
+        """Divergence detection that never makes the device wait.
+
+        This step's verdict (is every loss, and every weight and buffer of G and D, finite?) is
+        computed on the device; the previous step's verdict is read now, after this step's work is
+        queued, so an accelerator never idles on the read. A NaN or Inf is therefore reported at
+        most one step after it appeared, naming the iteration it appeared in. Saving a checkpoint
+        reads the pending verdict first (`on_save_checkpoint`), so no checkpoint holds a diverged
+        state. Cost on the CPU (one thread): ~0.2 ms a step for a 12k-parameter DCGAN (1% of its step),
+        ~1 ms for the 1.7M-parameter default DCGAN at 32x32 (0.15%).
+        """
+        losses = {k: v.detach() for k, v in metrics.items() if k.startswith("loss/")}
+        finite = torch.stack([*(torch.isfinite(v).all() for v in losses.values()),
+                              all_finite(self.generator), all_finite(self.discriminator)])  # (k,)
+        if self._trainer is not None and self.trainer.world_size > 1:  # all ranks stop at the same step
+            finite = self.trainer.strategy.reduce(finite.float(), reduce_op="min").bool()
+        previous = self._pending_verdict
+        self._pending_verdict = _StepVerdict(finite, losses, g_iter=self.g_iter + 1, d_iter=self.d_iter)
+        if previous is not None:
+            previous.raise_if_diverged()
+
+    def check_divergence(self) -> None:
+        """Reads the verdict of the last step (a host sync) and raises DivergenceError if it diverged."""
+        pending, self._pending_verdict = self._pending_verdict, None
+        if pending is not None:
+            pending.raise_if_diverged()
+
+    def on_train_end(self) -> None:
+        self.check_divergence()  # the last step's verdict, if no checkpoint read it
 
     def _log(self, metrics: dict[str, Tensor], generator_turn: bool) -> None:
-        # The progress bar shows the latest losses; TensorBoard gets scalars every `log_every_n`
-        # generator iterations with the generator iteration as x-axis ("step" sets it).
+        # The progress bar shows the latest losses (averaged over data-parallel ranks, so the final
+        # losses `run()` reports are too). The loggers get scalars every `log_every_n` generator
+        # iterations, written directly with the generator iteration as their step: Lightning's
+        # `self.log` would step them by global_step, which counts both players' optimiser steps.
         self.log_dict({k.replace("loss/", "loss_"): v for k, v in metrics.items() if k.startswith("loss/")},
-                      prog_bar=True, logger=False)
+                      prog_bar=True, logger=False, sync_dist=True)
         if not (generator_turn and (self.g_iter % self.log_every_n == 0 or self.g_iter == 1)):
             return
+        names = list(metrics)
+        values = torch.stack([metrics[k].detach().float() for k in names])  # (k,)
+        if self.trainer.world_size > 1:  # every rank logs at the same iteration: reduce, then rank 0 writes
+            values = self.trainer.strategy.reduce(values, reduce_op="mean")
+        if not self.trainer.is_global_zero or not self.loggers:
+            return
         g_opt, d_opt = self.optimizers()
-        scalars = {k: v.detach().float() for k, v in metrics.items()}
+        scalars = dict(zip(names, values.tolist()))  # one host sync every log_every_n iterations
         scalars["lr/g"] = float(g_opt.param_groups[0]["lr"])
         scalars["lr/d"] = float(d_opt.param_groups[0]["lr"])
-        scalars["step"] = float(self.g_iter)
-        self.log_dict(scalars, on_step=True, on_epoch=False, logger=True, sync_dist=True)
+        for logger in self.loggers:
+            logger.log_metrics(scalars, step=self.g_iter)
 
     def on_fit_start(self) -> None:
         # Resumed: continue the saved random stream. Several ranks: each draws its own noise
@@ -178,6 +262,7 @@ class GANModule(pl.LightningModule):
         return None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.check_divergence()  # a diverged state is never saved: this raises before anything is written
         # The counters, and the RNG states so that a resumed run draws the noise it would have drawn.
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():

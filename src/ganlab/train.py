@@ -9,13 +9,17 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from ganlab.callbacks.graceful_stop import GracefulStop
+from ganlab.callbacks.metrics import ImageMetrics
 from ganlab.callbacks.run_config import RunConfig
-from ganlab.checkpoints import load_checkpoint, run_dir_of
-from ganlab.config_checks import check_config
+from ganlab.checkpoints import check_resumable, load_checkpoint, run_dir_of
+from ganlab.config_checks import check_config, check_labels, check_writable_dir
+from ganlab.distributed import check_data_parallel
 from ganlab.hparams import declare_hparams
 from ganlab.module import GANModule
+from ganlab.sweep import METRICS_FILE, in_multirun, write_json
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
         discriminator_optimizer=instantiate(cfg.optim.discriminator),
         regularizers=[instantiate(r) for r in cfg.loss.regularizers.values()],
         constraints=[instantiate(c) for c in cfg.loss.constraints.values()],
+        auxiliary_losses=[instantiate(a) for a in cfg.conditioning.auxiliary.values()],
+        augment=instantiate(cfg.augment) if cfg.get("augment") else None,
         d_steps_per_g_step=cfg.loss.d_steps_per_g_step,
         iterations=cfg.iterations,
         num_classes=num_classes,
@@ -40,23 +46,31 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Trains the GAN `cfg` describes; returns the final metrics (losses at the last iteration)."""
     check_config(cfg)
-    if cfg.ckpt_path:
-        _continue_in_run_dir(cfg)
-    Path(cfg.paths.output_dir).mkdir(parents=True, exist_ok=True)
+    checkpoint = _continue_in_run_dir(cfg) if cfg.ckpt_path else None
+    check_writable_dir(cfg.paths.output_dir, "paths.output_dir",
+                       hint=" (resuming writes into the checkpoint's run directory)" if cfg.ckpt_path else "")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = instantiate(cfg.data)
     image_shape, num_classes = tuple(datamodule.image_shape), datamodule.num_classes
+    check_labels(cfg, num_classes)
     module = build_module(cfg, image_shape, num_classes)
 
     config = OmegaConf.to_container(cfg, resolve=True)
+    if checkpoint is not None:
+        check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
+        del checkpoint  # fit loads it again
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     callbacks.append(RunConfig(config, image_shape, num_classes))
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    declare_hparams(trainer.loggers, config, metrics=["final/loss_d", "final/loss_g"])
+    check_data_parallel(trainer, in_multirun=in_multirun())
+    evaluations = [c for c in callbacks if isinstance(c, ImageMetrics)]  # FID/KID/IS: hparams columns too
+    if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
+        declare_hparams(trainer.loggers, config, metrics=["final/loss_d", "final/loss_g",
+                                                          *(name for c in evaluations for name in c.summary_names)])
 
     log.info("run directory: %s", cfg.paths.output_dir)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
@@ -67,16 +81,22 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             raise SystemExit(128 + callback.received)
     final = {"final/" + name: float(value)
              for name, value in trainer.callback_metrics.items() if name.startswith("loss_")}
+    for evaluation in evaluations:
+        final.update(evaluation.summary())  # final/fid, ..., final/best_fid
     for logger in trainer.loggers:
         logger.log_metrics(final, step=module.g_iter)
-    return {"iterations": module.g_iter, **final}
+    result = {"iterations": module.g_iter, **final}
+    if trainer.is_global_zero:  # <run>/metrics.json: read by the sweep summary
+        write_json(Path(cfg.paths.output_dir) / METRICS_FILE, result)
+    return result
 
 
-def _continue_in_run_dir(cfg: DictConfig) -> None:
+def _continue_in_run_dir(cfg: DictConfig) -> dict[str, Any]:
     """Resuming writes into the checkpoint's own run directory, so checkpoints, sample grids and the
-    TensorBoard run continue where they stopped."""
-    load_checkpoint(cfg.ckpt_path)  # fails early, with a clear message, on a bad path
+    TensorBoard run continue where they stopped. Returns the checkpoint."""
+    checkpoint = load_checkpoint(cfg.ckpt_path)  # fails early, with a clear message, on a bad path
     run_dir = run_dir_of(cfg.ckpt_path)
     if run_dir is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(run_dir)
+    return checkpoint

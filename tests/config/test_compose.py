@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
@@ -51,6 +52,8 @@ def test_group_options_instantiate(tmp_path, group):
     for option in options(group):
         cfg = compose_train([f"{group}={option}"], tmp_path)
         OmegaConf.resolve(cfg)
+        if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+            cfg.trainer.accelerator, cfg.trainer.devices = "cpu", 2  # same strategy, on CPU processes
         trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
         assert isinstance(trainer, pl.Trainer)
         for node in (cfg.logger or {}).values():

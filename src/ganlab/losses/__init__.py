@@ -1,5 +1,6 @@
 """Adversarial losses, one per file. A loss reads DOut fields and returns scalars; it is chosen in
 conf/loss/<name>.yaml by `_target_`, never by name in code."""
+from ganlab.losses.auxiliary_classifier import AuxiliaryClassifierLoss
 from ganlab.losses.base import AdversarialLoss
 from ganlab.losses.energy import EnergyLoss, pull_away_term
 from ganlab.losses.hinge import HingeLoss
@@ -9,6 +10,7 @@ from ganlab.losses.wasserstein import WassersteinLoss
 
 __all__ = [
     "AdversarialLoss",
+    "AuxiliaryClassifierLoss",
     "EnergyLoss",
     "HingeLoss",
     "LeastSquaresLoss",

@@ -36,9 +36,9 @@ def score_input_gradient(discriminator: nn.Module, x: Tensor, y: Tensor | None) 
     keeps autocast.
     """
     x = x.detach().requires_grad_(True)
-    with _no_float16_autocast(x.device.type):
+    with _no_float16_autocast(x.device.type):  # the grad too: with create_graph its ops would autocast
         score = discriminator(x, y).score  # (n,)
-    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+        (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
     return grad
 
 

@@ -14,9 +14,13 @@ log = logging.getLogger(__name__)
 
 
 class GracefulStop(pl.Callback):
-    """The first SIGINT or SIGTERM lets the running step finish, saves `last.ckpt` through the run's
-    IterationCheckpoint and stops; `ckpt_path=.../last.ckpt` then resumes at the same iteration.
-    A second Ctrl-C interrupts at once."""
+    """The first SIGINT or SIGTERM lets the running step finish, brings `last.ckpt` up to date
+    through the run's IterationCheckpoint and stops; `ckpt_path=.../last.ckpt` then resumes at the
+    same step. A second Ctrl-C interrupts at once (without a checkpoint).
+
+    Lightning's own SIGTERM handler is replaced while training runs and restored afterwards. With
+    several processes, the first rank that receives a signal stops them all at the same step.
+    `received` holds the signal number afterwards; train.py turns it into exit status 128 + signal."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -34,8 +38,8 @@ class GracefulStop(pl.Callback):
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = signum
-        log.warning("%s received: stopping after the current step and saving a checkpoint",
-                    signal.Signals(signum).name)
+        log.warning("%s received: stopping after the current step and saving a checkpoint "
+                    "(press Ctrl-C again to stop at once, without one)", signal.Signals(signum).name)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         stop = self.received is not None
@@ -43,12 +47,16 @@ class GracefulStop(pl.Callback):
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
         if not stop:
             return
-        for callback in trainer.callbacks:
-            if isinstance(callback, IterationCheckpoint):
-                callback.save(trainer, callback.last_path)
-                callback._saved_at = pl_module.g_iter
+        if self.received is None:
+            self.received = signal.SIGTERM  # another rank received it
+        checkpoints = [c for c in trainer.callbacks if isinstance(c, IterationCheckpoint)]
+        for checkpoint in checkpoints:
+            if checkpoint.save_last(trainer):
                 log.warning("saved %s at generator iteration %d; resume with ckpt_path=%s",
-                            callback.last_path, pl_module.g_iter, callback.last_path)
+                            checkpoint.last_path, pl_module.g_iter, checkpoint.last_path)
+        if not checkpoints:
+            log.warning("stopping at generator iteration %d without a checkpoint (callbacks.checkpoint is off)",
+                        pl_module.g_iter)
         trainer.should_stop = True
 
     def on_train_end(self, trainer, pl_module) -> None:

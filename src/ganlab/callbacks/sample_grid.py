@@ -7,14 +7,24 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid, save_image
 
-from ganlab.sampling import generate
+from ganlab.callbacks.ema import evaluation_generator
+from ganlab.sampling import generate, generate_from_noise, interpolate, seeded_noise
 
 
 class SampleGrid(pl.Callback):
     """Writes `samples/iter_XXXXXXX.png` and a TensorBoard image from the same fixed noise each time,
-    so grids from different iterations are comparable."""
+    so grids from different iterations are comparable. TensorBoard also gets `interpolation`:
+    `interpolation_rows` rows of `interpolation_steps` images along spherical paths between fixed
+    seeds (0 rows: none). With an EMA of G on, both show the EMA.
 
-    def __init__(self, dirpath: str, every_n: int = 500, num_samples: int = 64, seed: int = 1234):
+    A class-conditional generator gets a class grid instead: one row per class (at most
+    `max_class_rows`), the same noise down each column, `num_samples // rows` columns (at least 4).
+    """
+
+    max_class_rows = 16
+
+    def __init__(self, dirpath: str, every_n: int = 500, num_samples: int = 64, seed: int = 1234,
+                 interpolation_rows: int = 4, interpolation_steps: int = 8):
         if every_n < 1:
             raise ValueError(f"callbacks.sample_grid.every_n must be >= 1, got {every_n}")
         if num_samples < 1:
@@ -23,6 +33,8 @@ class SampleGrid(pl.Callback):
         self.every_n = every_n
         self.num_samples = num_samples
         self.seed = seed
+        self.interpolation_rows = interpolation_rows
+        self.interpolation_steps = max(interpolation_steps, 2)
         self._written_at: int | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -39,11 +51,29 @@ class SampleGrid(pl.Callback):
         self._written_at = pl_module.g_iter
         if not trainer.is_global_zero:
             return
-        images = generate(pl_module.generator, self.num_samples, seed=self.seed, device=pl_module.device)
-        grid = make_grid(images, nrow=int(self.num_samples**0.5), normalize=True, value_range=(-1, 1))
+        generator = evaluation_generator(trainer, pl_module)
+        row_labels = None
+        if getattr(generator, "conditional", False):
+            rows = min(pl_module.num_classes, self.max_class_rows)
+            columns = max(4, self.num_samples // rows)
+            z = seeded_noise(columns, generator.latent_dim, self.seed).repeat(rows, 1)  # (rows * columns, d)
+            labels = torch.arange(rows).repeat_interleave(columns)  # row r: class r
+            images = generate_from_noise(generator, z, labels, device=pl_module.device)
+            row_labels = torch.arange(self.interpolation_rows) % pl_module.num_classes
+        else:
+            columns = int(self.num_samples**0.5)
+            images = generate(generator, self.num_samples, seed=self.seed, device=pl_module.device)
+        grid = make_grid(images, nrow=columns, normalize=True, value_range=(-1, 1))
         self.dirpath.mkdir(parents=True, exist_ok=True)
         save_image(grid, self.dirpath / f"iter_{pl_module.g_iter:07d}.png")
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_image"):
                 experiment.add_image("samples", grid, global_step=pl_module.g_iter)
+                if self.interpolation_rows > 0:
+                    seeds = range(self.seed, self.seed + self.interpolation_rows + 1)
+                    strip = interpolate(generator, seeds, self.interpolation_steps, device=pl_module.device,
+                                        labels=row_labels)
+                    experiment.add_image("interpolation", make_grid(strip.flatten(0, 1), nrow=self.interpolation_steps,
+                                                                    normalize=True, value_range=(-1, 1)),
+                                         global_step=pl_module.g_iter)

@@ -1,0 +1,204 @@
+"""FID, KID and IS of generated against real images every N generator iterations and at the end."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from ganlab.callbacks.best_checkpoint import BestCheckpoint
+from ganlab.callbacks.ema import evaluation_generator
+from ganlab.callbacks.graceful_stop import GracefulStop
+from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
+from ganlab.config_checks import ConfigError
+from ganlab.metrics.features import Features, as_features, fingerprint
+from ganlab.metrics.real_features import cache_file, extract_features, load_or_compute, share
+from ganlab.metrics.scores import FeatureScores, score_names
+from ganlab.sampling import image_batches, quantize, seeded_labels, seeded_noise
+
+log = logging.getLogger(__name__)
+
+
+class ImageMetrics(pl.Callback):
+    """Compares `num_samples` generated images with `num_samples` real ones through a feature
+    network: FID, and optionally KID and IS, every `every_n` generator iterations and at the end of
+    training. TensorBoard gets `metrics/<name>` against generator iterations; `best_checkpoint`
+    (optional) keeps `best.ckpt` at the best value of its monitored metric.
+
+    - The generated set is the same every time (noise and labels from `seed`), so evaluations
+      differ only by the weights; the run's EMA generator is evaluated when it keeps one.
+    - Real-image features are computed once per dataset, resolution, image count and feature
+      network and cached in `cache_dir` (None: not cached).
+    - Several processes: each one generates and featurises its own share of the images and holds
+      its share of the real features; torchmetrics sums/gathers the states when computing, so every
+      process gets the scores of all `num_samples` images.
+    - Evaluating does not touch the training's random stream (KID and IS draw their random subsets
+      from a forked generator seeded with `seed`: the same images give the same scores).
+    """
+
+    def __init__(
+        self,
+        feature_network: nn.Module,  # uint8 (n, c, h, w) -> features (n, d) or (features, logits (n, k))
+        every_n: int = 5000,  # generator iterations between evaluations (and one at the end)
+        num_samples: int = 10_000,  # generated images, and real images, per evaluation
+        batch_size: int = 200,  # images per forward pass of G and of the feature network
+        kid: bool = True,  # Kernel Inception Distance (keeps all features in memory)
+        inception_score: bool = True,  # needs a feature network that returns class logits
+        kid_subsets: int = 100,
+        kid_subset_size: int | None = None,  # None: min(1000, num_samples)
+        is_splits: int = 10,
+        cache_dir: str | None = None,  # where real-image features are cached; None: no cache
+        seed: int = 0,  # picks the real images and the noise of the generated ones
+        best_checkpoint: BestCheckpoint | None = None,
+    ):
+        for key, value, least in (("every_n", every_n, 1), ("num_samples", num_samples, 2),
+                                  ("batch_size", batch_size, 1), ("kid_subsets", kid_subsets, 1),
+                                  ("is_splits", is_splits, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"callbacks.metrics.{key} must be an integer >= {least}, got {value!r}")
+        if kid_subset_size is not None and not 1 <= kid_subset_size <= num_samples:
+            raise ConfigError(f"callbacks.metrics.kid_subset_size={kid_subset_size} must be between 1 and "
+                              f"callbacks.metrics.num_samples={num_samples} (null: min(1000, num_samples))")
+        self.names = score_names(kid, inception_score)
+        if best_checkpoint is not None and best_checkpoint.monitor not in self.names:
+            raise ConfigError(f"callbacks.metrics.best_checkpoint.monitor={best_checkpoint.monitor!r} is not computed; "
+                              f"choose one of {self.names}")
+        self.feature_network = feature_network.eval().requires_grad_(False)
+        self.every_n = every_n
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.kid = kid
+        self.inception_score = inception_score
+        self.kid_subsets = kid_subsets
+        self.kid_subset_size = kid_subset_size if kid_subset_size is not None else min(1000, num_samples)
+        self.is_splits = is_splits
+        self.cache_dir = cache_dir
+        self.seed = seed
+        self.best_checkpoint = best_checkpoint
+        self.scores: FeatureScores | None = None  # built at fit start, holding the real features
+        self.results: dict[str, float] = {}  # the latest evaluation
+        self.evaluated_at: int | None = None  # its generator iteration
+
+    # --- what train.py reads -------------------------------------------------------------------
+    @property
+    def summary_names(self) -> list[str]:
+        """The keys of `summary()`, known before training (the hparams tab's columns)."""
+        best = [f"final/best_{self.best_checkpoint.monitor}"] if self.best_checkpoint is not None else []
+        return [f"final/{name}" for name in self.names] + best
+
+    def summary(self) -> dict[str, float]:
+        """The latest evaluation's results as final/<name>, and the best monitored value as
+        final/best_<monitor> (the hparams tab's columns and run()'s return value)."""
+        summary = {f"final/{name}": value for name, value in self.results.items()}
+        if self.best_checkpoint is not None and self.best_checkpoint.best is not None:
+            summary[f"final/best_{self.best_checkpoint.monitor}"] = self.best_checkpoint.best
+        return summary
+
+    # --- Lightning hooks -------------------------------------------------------------------------
+    def on_fit_start(self, trainer, pl_module) -> None:
+        if trainer.fast_dev_run:
+            return
+        if self.num_samples < trainer.world_size:
+            raise ConfigError(f"callbacks.metrics.num_samples={self.num_samples} is smaller than the "
+                              f"{trainer.world_size} processes: each needs a share of the images")
+        earlier = trainer.callbacks[:trainer.callbacks.index(self)]
+        if any(isinstance(c, IterationCheckpoint) for c in earlier):
+            log.warning("callbacks.metrics comes after callbacks.checkpoint: a checkpoint written at an evaluation's "
+                        "iteration will not hold that evaluation (list the metrics first)")
+        self.feature_network.to(pl_module.device)
+        real = self._real_features(trainer, pl_module.device)
+        if self.inception_score and real.logits is None:
+            raise ConfigError("callbacks.metrics.inception_score=true needs class logits, but the feature network "
+                              "returns features only; set callbacks.metrics.inception_score=false or return "
+                              "(features, logits) from it")
+        self.scores = FeatureScores(real.features.shape[1], kid=self.kid, inception_score=self.inception_score,
+                                    kid_subsets=self.kid_subsets, kid_subset_size=self.kid_subset_size,
+                                    is_splits=self.is_splits).to(pl_module.device)
+        self.scores.add_real(share(real, trainer.global_rank, trainer.world_size).features.to(pl_module.device))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        g_iter = pl_module.g_iter
+        if g_iter > 0 and g_iter % self.every_n == 0 and g_iter != self.evaluated_at:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        stopped = any(isinstance(c, GracefulStop) and c.received is not None for c in trainer.callbacks)
+        if pl_module.g_iter > 0 and pl_module.g_iter != self.evaluated_at and not stopped:
+            self.evaluate(trainer, pl_module)
+
+    def state_dict(self) -> dict[str, Any]:
+        best = self.best_checkpoint.state_dict() if self.best_checkpoint is not None else None
+        return {"results": dict(self.results), "evaluated_at": self.evaluated_at, "best": best}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.results = dict(state_dict.get("results") or {})
+        self.evaluated_at = state_dict.get("evaluated_at")
+        if self.best_checkpoint is not None and state_dict.get("best"):
+            self.best_checkpoint.load_state_dict(state_dict["best"])
+
+    # --- evaluation ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, trainer: pl.Trainer, pl_module) -> dict[str, float]:
+        """Generates this process's share of the images, scores them against the real features
+        (a collective call under several processes), logs the scores and updates best.ckpt."""
+        if self.scores is None:  # fast_dev_run
+            return {}
+        started = time.perf_counter()
+        device, g_iter = pl_module.device, pl_module.g_iter
+        generator = evaluation_generator(trainer, pl_module)
+        rank, world_size = trainer.global_rank, trainer.world_size
+        z = seeded_noise(self.num_samples, generator.latent_dim, self.seed)[rank::world_size]
+        labels = (seeded_labels(self.num_samples, pl_module.num_classes, self.seed + 1)[rank::world_size]
+                  if pl_module.num_classes > 0 else None)
+        for images in image_batches(generator, z, labels, device, self.batch_size):
+            out = as_features(self.feature_network(quantize(images)))
+            self.scores.add_generated(out.features.float(), None if out.logits is None else out.logits.float())
+        rng_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(self.seed)
+            results = self.scores.compute()
+        self.scores.reset_generated()
+        if trainer.world_size > 1:  # bit-identical on every rank, so every rank takes the same decisions
+            results = trainer.strategy.broadcast(results, src=0)
+        self.results, self.evaluated_at = results, g_iter
+
+        scalars = {f"metrics/{name}": value for name, value in results.items()}
+        if self.best_checkpoint is not None:
+            self.best_checkpoint.update(trainer, g_iter, results)
+            if self.best_checkpoint.best is not None:
+                scalars[f"best/{self.best_checkpoint.monitor}"] = self.best_checkpoint.best
+        for logger in trainer.loggers:
+            logger.log_metrics(scalars, step=g_iter)
+        if trainer.is_global_zero:
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in results.items())
+            log.info("generator iteration %d: %s (%d images, %.1f s)", g_iter, shown, self.num_samples,
+                     time.perf_counter() - started)
+        return results
+
+    def _real_features(self, trainer: pl.Trainer, device: torch.device) -> Features:
+        """All real features: read from the cache or computed by rank 0, then sent to every rank."""
+        datamodule = trainer.datamodule
+        if not hasattr(datamodule, "real_images") or not hasattr(datamodule, "cache_key"):
+            raise ConfigError("callbacks.metrics needs a ganlab DataModule (with real_images() and cache_key); "
+                              f"got {type(datamodule).__name__}")
+        features = None
+        if trainer.is_global_zero:
+            path = None
+            if self.cache_dir:
+                path = cache_file(self.cache_dir, datamodule.cache_key, self.num_samples, self.seed,
+                                  fingerprint(self.feature_network))
+
+            def compute() -> Features:
+                log.info("computing the features of %d real images (once per dataset and feature network)",
+                         self.num_samples)
+                images = datamodule.real_images(self.num_samples, seed=self.seed)  # (n, c, h, w) in [-1, 1]
+                batches = (images[i:i + self.batch_size].to(device) for i in range(0, len(images), self.batch_size))
+                return extract_features(self.feature_network, batches)
+
+            features = load_or_compute(path, compute)
+        if trainer.world_size > 1:
+            features = trainer.strategy.broadcast(features, src=0)
+        return features

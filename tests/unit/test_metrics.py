@@ -1,0 +1,330 @@
+"""FID/KID/IS plumbing with a small feature network (no download): scores against an independent
+reference, cached real features, best-checkpoint selection, clear errors for missing weights."""
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import scipy.linalg
+import torch
+from pytorch_lightning.loggers import Logger
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from ganlab.callbacks import BestCheckpoint, GeneratorEMA, ImageMetrics
+from ganlab.config_checks import ConfigError
+from ganlab.losses import NonSaturatingLoss
+from ganlab.metrics import (FeatureScores, InceptionFeatures, RandomConvFeatures, TorchScriptFeatures, as_features,
+                            fingerprint)
+from ganlab.module import GANModule
+from ganlab.networks import DOut
+
+
+# --- the scores ------------------------------------------------------------------------------------
+def reference_fid(a: np.ndarray, b: np.ndarray) -> float:
+    """Heusel et al. 2017, as in the TTUR/pytorch-fid reference: scipy's sqrtm."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+
+
+def test_fid_matches_the_reference_and_the_gaussian_formula():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(3000, 4, generator=g)
+    fake = torch.randn(3000, 4, generator=g) + torch.tensor([1.0, 1.0, 1.0, 1.0])  # |mean shift|^2 = 4
+    scores = FeatureScores(4, kid=True, inception_score=False, kid_subsets=10, kid_subset_size=500)
+    scores.add_real(real)
+    scores.add_generated(fake, None)
+    results = scores.compute()
+    assert results["fid"] == pytest.approx(reference_fid(real.double().numpy(), fake.double().numpy()), rel=1e-3)
+    assert results["fid"] == pytest.approx(4.0, abs=0.3)  # same covariance: FID = |mu_a - mu_b|^2
+    assert results["kid"] > 0.1
+
+
+def test_same_distribution_scores_near_zero_and_real_features_survive_reset():
+    g = torch.Generator().manual_seed(1)
+    real = torch.randn(2000, 3, generator=g)
+    scores = FeatureScores(3, kid=True, inception_score=False, kid_subsets=10, kid_subset_size=500)
+    scores.add_real(real)
+    for _ in range(2):  # two evaluations: the real features are kept, the generated ones are not
+        scores.add_generated(torch.randn(2000, 3, generator=g), None)
+        results = scores.compute()
+        scores.reset_generated()
+        assert results["fid"] < 0.05
+        assert abs(results["kid"]) < 0.01
+
+
+def test_inception_score_of_confident_balanced_and_of_uniform_predictions():
+    scores = FeatureScores(2, kid=False, inception_score=True, is_splits=1)
+    scores.add_real(torch.randn(10, 2))
+    confident = torch.eye(5).repeat(40, 1) * 50.0  # every class equally often, each image certain
+    scores.add_generated(torch.randn(200, 2), confident)
+    assert scores.compute()["is"] == pytest.approx(5.0, rel=1e-3)  # exp(KL) = number of classes
+    scores.reset_generated()
+    scores.add_generated(torch.randn(200, 2), torch.zeros(200, 5))
+    assert scores.compute()["is"] == pytest.approx(1.0, rel=1e-4)  # uniform predictions: IS = 1
+
+
+def test_each_metric_gets_one_update_per_evaluation_whatever_the_batches(monkeypatch):
+    # Under several processes KID's and IS's list states are gathered one element per collective
+    # call: processes with shares of different sizes (hence different batch counts) must still
+    # hold the same number of elements, or the gathers mismatch.
+    scores = FeatureScores(3, kid=True, inception_score=True, kid_subsets=2, kid_subset_size=10, is_splits=2)
+    scores.add_real(torch.randn(40, 3))
+    for _ in range(3):
+        scores.add_generated(torch.randn(7, 3), torch.randn(7, 5))
+    scores.compute()
+    assert len(scores.kid.fake_features) == 1 and len(scores.inception_score.features) == 1
+    assert scores.kid.fake_features[0].shape == (21, 3)
+    assert int(scores.fid.fake_features_num_samples) == 21
+
+
+# --- feature networks ------------------------------------------------------------------------------
+def test_random_features_are_deterministic_and_accept_any_channels_and_size():
+    images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    a = RandomConvFeatures(num_features=16, num_logits=7, seed=0)
+    b = RandomConvFeatures(num_features=16, num_logits=7, seed=0)
+    features, logits = a(images)
+    assert features.shape == (5, 16) and logits.shape == (5, 7)
+    torch.testing.assert_close(features, b(images)[0])
+    assert fingerprint(a) == fingerprint(b) != fingerprint(RandomConvFeatures(num_features=16, num_logits=7, seed=1))
+    rgb = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    assert a(rgb)[0].shape == (2, 16)
+
+
+def test_as_features_takes_a_tensor_or_a_pair():
+    x = torch.randn(3, 4, 1, 1)
+    assert as_features(x).features.shape == (3, 4) and as_features(x).logits is None
+    assert as_features((x, torch.randn(3, 2))).logits.shape == (3, 2)
+
+
+def test_torchscript_features(tmp_path):
+    class Net(nn.Module):
+        def forward(self, x):
+            return x.flatten(1).mean(1, keepdim=True), x.flatten(1)[:, :3]
+
+    path = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.script(Net()), str(path))
+    network = TorchScriptFeatures(str(path), input_low=0.0, input_high=1.0)
+    out = as_features(network(torch.full((2, 1, 4, 4), 255, dtype=torch.uint8)))
+    torch.testing.assert_close(out.features, torch.ones(2, 1))  # 255 -> input_high
+    with pytest.raises(ConfigError, match="feature_network.path=.*no such file"):
+        TorchScriptFeatures(str(tmp_path / "missing.pt"))
+
+
+def test_inception_without_weights_or_network_says_how_to_provide_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached weights
+    try:  # with torch-fidelity installed: simulate a machine without internet
+        import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+        def offline(*args, **kwargs):
+            raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+        monkeypatch.setattr(inception, "load_state_dict_from_url", offline)
+    except ImportError:
+        pass
+    with pytest.raises(ConfigError) as error:
+        InceptionFeatures()
+    assert "callbacks.metrics.feature_network.weights_path=" in str(error.value)
+    assert "weights-inception-2015-12-05-6726825d.pth" in str(error.value)
+    with pytest.raises(ConfigError, match="weights_path=/nowhere/w.pth"):
+        InceptionFeatures(weights_path="/nowhere/w.pth")
+
+
+# --- best checkpoint -------------------------------------------------------------------------------
+class RecordingTrainer:
+    """What save_atomically needs from a Trainer: writes the g_iter it is told into the file."""
+
+    def __init__(self):
+        self.lightning_module = nn.Linear(1, 1)
+        self.is_global_zero = True
+        self.strategy = type("Strategy", (), {"barrier": staticmethod(lambda name=None: None)})()
+        self.g_iter = 0
+
+    def save_checkpoint(self, path, **kwargs):
+        torch.save({"g_iter": self.g_iter}, path)
+
+
+@pytest.mark.parametrize("monitor, mode, values, best_iter", [
+    ("fid", "min", [5.0, 3.0, 4.0, 2.0, float("nan"), 2.5], 4),
+    ("is", "max", [1.5, 2.0, 1.9, 2.4, 2.1, float("nan")], 4),
+])
+def test_best_checkpoint_follows_the_monitored_metric(tmp_path, monitor, mode, values, best_iter):
+    best = BestCheckpoint(str(tmp_path), monitor=monitor, mode=mode)
+    trainer = RecordingTrainer()
+    saved = []
+    for g_iter, value in enumerate(values, start=1):
+        trainer.g_iter = g_iter
+        # the other metric moves the opposite way: only the monitored one decides
+        other = {"fid": -value} if monitor == "is" else {"is": -value}
+        saved.append(best.update(trainer, g_iter, {monitor: value, **other}))
+    expected = [True, True, False, True, False, False]
+    assert saved == expected
+    assert best.best == values[best_iter - 1] and best.best_iter == best_iter
+    assert torch.load(tmp_path / "best.ckpt")["g_iter"] == best_iter
+    assert not list(tmp_path.glob("*.tmp"))
+
+    restored = BestCheckpoint(str(tmp_path), monitor=monitor, mode=mode)
+    restored.load_state_dict(best.state_dict())
+    assert not restored.improves(values[0])
+
+
+def test_best_checkpoint_must_monitor_a_computed_metric():
+    with pytest.raises(ConfigError, match="monitor='is' is not computed"):
+        ImageMetrics(RandomConvFeatures(), inception_score=False,
+                     best_checkpoint=BestCheckpoint("/tmp", monitor="is", mode="max"))
+
+
+# --- the callback in a run -------------------------------------------------------------------------
+class ToyGenerator(nn.Module):
+    latent_dim = 4
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1 * 8 * 8), nn.Tanh())
+
+    def forward(self, z, y=None):
+        return self.net(z).view(-1, 1, 8, 8)
+
+
+class ToyDiscriminator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 1))
+
+    def forward(self, x, y=None):
+        return DOut(score=self.net(x).squeeze(1))
+
+
+class ToyData(pl.LightningDataModule):
+    """Blobs in 8x8 images, with the two things ImageMetrics reads: real_images() and cache_key."""
+
+    cache_key = "toy_1x8x8"
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.images = (torch.rand(256, 1, 8, 8, generator=g) > 0.7).float() * 2 - 1
+        self.real_images_calls = 0
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(self.images, torch.zeros(256, dtype=torch.long)), batch_size=16)
+
+    def real_images(self, n, seed=0):
+        self.real_images_calls += 1
+        index = torch.randperm(256, generator=torch.Generator().manual_seed(seed)).repeat(-(-n // 256))[:n]
+        return self.images[index]
+
+
+class RecordingLogger(Logger):
+    def __init__(self):
+        super().__init__()
+        self.logged: list[tuple[int, dict]] = []
+
+    name, version = "recording", 0
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+    def log_metrics(self, metrics, step=None):
+        self.logged.append((step, dict(metrics)))
+
+
+def make_metrics(tmp_path, **kwargs) -> ImageMetrics:
+    options = dict(every_n=2, num_samples=64, batch_size=32, kid_subsets=5, is_splits=2,
+                   cache_dir=str(tmp_path / "cache"),
+                   best_checkpoint=BestCheckpoint(str(tmp_path / "checkpoints")))
+    options.update(kwargs)
+    return ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4), **options)
+
+
+def fit(tmp_path, callbacks, data, iterations=4):
+    torch.manual_seed(0)
+    module = GANModule(ToyGenerator(), ToyDiscriminator(), NonSaturatingLoss(),
+                       lambda p: torch.optim.Adam(p, lr=1e-2), lambda p: torch.optim.Adam(p, lr=1e-2),
+                       iterations=iterations, log_every_n=1000)
+    logger = RecordingLogger()
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=logger, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+                         default_root_dir=tmp_path)
+    trainer.fit(module, datamodule=data)
+    return trainer, module, logger
+
+
+def test_metrics_are_logged_against_generator_iterations_with_a_best_checkpoint(tmp_path):
+    metrics = make_metrics(tmp_path)
+    _, module, logger = fit(tmp_path, [metrics, GeneratorEMA(decay=0.9)], ToyData(), iterations=5)
+    logged = {step: values for step, values in logger.logged if "metrics/fid" in values}
+    assert sorted(logged) == [2, 4, 5]  # every 2 generator iterations, and at the end
+    assert set(logged[5]) == {"metrics/fid", "metrics/kid", "metrics/kid_std", "metrics/is", "metrics/is_std",
+                              "best/fid"}
+    assert all(np.isfinite(v) for values in logged.values() for v in values.values())
+    assert logged[5]["best/fid"] == min(values["metrics/fid"] for values in logged.values())
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    assert best["ganlab"]["g_iter"] == metrics.best_checkpoint.best_iter
+    assert metrics.summary()["final/fid"] == logged[5]["metrics/fid"]
+    assert set(metrics.summary()) == set(metrics.summary_names)
+
+
+def test_real_features_are_cached_and_reused_by_a_second_run(tmp_path):
+    data = ToyData()
+    first = make_metrics(tmp_path)
+    fit(tmp_path, [first], data, iterations=2)
+    assert data.real_images_calls == 1
+    cached = list((tmp_path / "cache").glob("toy_1x8x8__n64_seed0__RandomConvFeatures-*.pt"))
+    assert len(cached) == 1
+
+    second = make_metrics(tmp_path)
+    fit(tmp_path, [second], data, iterations=2)
+    assert data.real_images_calls == 1  # read from the cache, not recomputed
+    assert second.results == pytest.approx(first.results)  # same real features, same run, same scores
+
+    other_network = make_metrics(tmp_path)
+    other_network.feature_network = RandomConvFeatures(num_features=8, num_logits=4, width=4, seed=5)
+    fit(tmp_path, [other_network], data, iterations=2)
+    assert data.real_images_calls == 2  # another network: other features
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2
+
+
+def test_evaluation_leaves_the_training_random_stream_alone(tmp_path):
+    metrics = make_metrics(tmp_path)
+    trainer, module, _ = fit(tmp_path, [metrics], ToyData(), iterations=2)
+    state = torch.get_rng_state()
+    first = metrics.evaluate(trainer, module)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert metrics.evaluate(trainer, module) == first  # and the scores repeat
+
+
+def test_inception_score_needs_logits(tmp_path):
+    class FeaturesOnly(nn.Module):
+        def forward(self, images):
+            return images.float().flatten(1)[:, :4]
+
+    metrics = ImageMetrics(FeaturesOnly(), every_n=2, num_samples=32, kid=False, inception_score=True)
+    with pytest.raises(ConfigError, match="inception_score=false"):
+        fit(tmp_path, [metrics], ToyData(), iterations=1)
+
+
+# --- the config options ----------------------------------------------------------------------------
+def compose_callbacks(*overrides: str):
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return compose("train", overrides=[*overrides, "paths.output_dir=/tmp/run"]).callbacks
+
+
+def test_metrics_options_compose_before_the_checkpoints():
+    from hydra.utils import instantiate
+
+    assert "metrics" not in compose_callbacks()  # off by default
+    for option in ("inception", "random_features", "torchscript"):
+        callbacks = compose_callbacks(f"callbacks/metrics={option}")
+        assert list(callbacks).index("metrics") < list(callbacks).index("checkpoint")
+        assert callbacks.metrics.best_checkpoint.dirpath == "/tmp/run/checkpoints"
+    metrics = instantiate(compose_callbacks("callbacks/metrics=random_features").metrics)
+    assert isinstance(metrics, ImageMetrics) and isinstance(metrics.feature_network, RandomConvFeatures)
+    assert metrics.best_checkpoint.path.name == "best.ckpt"

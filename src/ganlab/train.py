@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from hydra import compose
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
@@ -45,8 +48,12 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Trains the GAN `cfg` describes; returns the final metrics (losses at the last iteration)."""
+    overrides = [o for o in _command_line() if not o.startswith("ckpt_path=")]
+    checkpoint = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None  # a clear error on a bad path
+    if checkpoint is not None:
+        cfg, overrides = resumed_config(cfg, checkpoint, overrides)
+        _continue_in_run_dir(cfg)
     check_config(cfg)
-    checkpoint = _continue_in_run_dir(cfg) if cfg.ckpt_path else None
     check_writable_dir(cfg.paths.output_dir, "paths.output_dir",
                        hint=" (resuming writes into the checkpoint's run directory)" if cfg.ckpt_path else "")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -63,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    callbacks.append(RunConfig(config, image_shape, num_classes))
+    callbacks.append(RunConfig(config, image_shape, num_classes, overrides=overrides))
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_data_parallel(trainer, in_multirun=in_multirun())
@@ -77,7 +84,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     for callback in callbacks:
         if isinstance(callback, GracefulStop) and callback.received is not None:
-            log.warning("stopped by signal %d at generator iteration %d", callback.received, module.g_iter)
+            log.warning("stopped by %s at generator iteration %d", signal.Signals(callback.received).name,
+                        module.g_iter)
             raise SystemExit(128 + callback.received)
     final = {"final/" + name: float(value)
              for name, value in trainer.callback_metrics.items() if name.startswith("loss_")}
@@ -91,12 +99,30 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-def _continue_in_run_dir(cfg: DictConfig) -> dict[str, Any]:
+def _command_line() -> list[str]:
+    """This run's command-line overrides (empty outside a Hydra app, e.g. in tests calling run())."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def resumed_config(cfg: DictConfig, checkpoint: dict[str, Any], overrides: list[str]) -> tuple[DictConfig, list[str]]:
+    """Resuming rebuilds the run that wrote the checkpoint: its command-line overrides, then this
+    command line's `overrides` (e.g. `iterations=20000` to extend the budget) on top, composed again;
+    so `train.py ckpt_path=...` alone continues a run started with any overrides. Returns the config
+    and the merged overrides. Outside a Hydra app (tests calling run()), `cfg` is used as given."""
+    saved = checkpoint["ganlab_run"].get("overrides")
+    if saved is None or not HydraConfig.initialized():
+        return cfg, overrides
+    merged = {override.split("=", 1)[0].lstrip("+~"): override for override in [*saved, *overrides]}
+    overrides = list(merged.values())  # later values of the same key win
+    log.info("resuming %s with the overrides: %s", cfg.ckpt_path, " ".join(overrides))
+    return compose(config_name=HydraConfig.get().job.config_name,
+                   overrides=[*overrides, f"ckpt_path={cfg.ckpt_path}"]), overrides
+
+
+def _continue_in_run_dir(cfg: DictConfig) -> None:
     """Resuming writes into the checkpoint's own run directory, so checkpoints, sample grids and the
-    TensorBoard run continue where they stopped. Returns the checkpoint."""
-    checkpoint = load_checkpoint(cfg.ckpt_path)  # fails early, with a clear message, on a bad path
+    TensorBoard run continue where they stopped."""
     run_dir = run_dir_of(cfg.ckpt_path)
     if run_dir is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(run_dir)
-    return checkpoint

@@ -120,3 +120,18 @@ def test_sample_rejects_bad_input(tmp_path):
     torch.save({"state_dict": {}}, not_ours)
     result = run_script("sample.py", f"ckpt_path={not_ours}", check=False)
     assert result.returncode == 2 and "not a ganlab checkpoint" in result.stderr
+
+
+def test_resume_needs_only_the_checkpoint(tmp_path):
+    """`train.py ckpt_path=...` alone rebuilds the run (data, model, loss... from the run's own
+    overrides); the command line's overrides apply on top (here: a longer budget)."""
+    run_dir = tmp_path / "run"
+    train(run_dir, "iterations=3", "loss=lsgan")
+    result = run_script("train.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", "iterations=5",
+                        f"hydra.run.dir={tmp_path / 'second'}")
+    assert "resuming" in result.stdout + result.stderr
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert checkpoint["ganlab"]["g_iter"] == 5
+    assert checkpoint["ganlab_run"]["config"]["loss"]["objective"]["_target_"].endswith("LeastSquaresLoss")
+    assert "iterations=5" in checkpoint["ganlab_run"]["overrides"]  # a second resume keeps them all
+    assert "data=digits" in checkpoint["ganlab_run"]["overrides"]

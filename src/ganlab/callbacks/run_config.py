@@ -8,10 +8,13 @@ import pytorch_lightning as pl
 
 class RunConfig(pl.Callback):
     """Adds `checkpoint["ganlab_run"]`: the run's resolved config (a plain dict), the image shape and
-    the number of classes, so a checkpoint alone rebuilds its generator, wherever it was moved."""
+    the number of classes, so a checkpoint alone rebuilds its generator, wherever it was moved; and
+    the command-line overrides, so `train.py ckpt_path=...` alone rebuilds the whole run."""
 
-    def __init__(self, config: dict[str, Any], image_shape: tuple[int, int, int], num_classes: int):
-        self.info = {"config": config, "image_shape": list(image_shape), "num_classes": int(num_classes)}
+    def __init__(self, config: dict[str, Any], image_shape: tuple[int, int, int], num_classes: int,
+                 overrides: list[str] | None = None):
+        self.info = {"config": config, "image_shape": list(image_shape), "num_classes": int(num_classes),
+                     "overrides": list(overrides or [])}
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
         checkpoint["ganlab_run"] = self.info

@@ -1,14 +1,19 @@
 """Reading ganlab checkpoints: validation with clear errors, and locating a run's directory."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+
+# Config groups whose values decide the shapes of the saved tensors.
+SHAPE_KEYS = ("model", "conditioning", "loss", "data.image_size", "data._target_")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint path that does not exist or is not a ganlab checkpoint."""
+    """A checkpoint path that does not exist, is not a ganlab checkpoint, or does not fit the model."""
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -24,6 +29,48 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or "ganlab_run" not in checkpoint or "ganlab" not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: not a ganlab checkpoint (written by another program?)")
     return checkpoint
+
+
+def check_resumable(checkpoint: Mapping[str, Any], module: nn.Module, ckpt_path: str | Path,
+                    config: Mapping[str, Any]) -> None:
+    """Raises CheckpointError, before any work, when the checkpoint's tensors do not fit `module` (the
+    model the given config builds), naming the first mismatches and the config values that differ
+    from the run that wrote it. Lightning would otherwise fail deep inside load_state_dict."""
+    saved = checkpoint.get("state_dict", {})
+    here = module.state_dict()
+    problems = [f"{name} is missing from the checkpoint" for name in here if name not in saved]
+    problems += [f"{name} is in the checkpoint but not in this model" for name in saved if name not in here]
+    problems += [f"{name} has shape {tuple(saved[name].shape)} in the checkpoint, {tuple(tensor.shape)} here"
+                 for name, tensor in here.items()
+                 if name in saved and tuple(saved[name].shape) != tuple(tensor.shape)]
+    if not problems:
+        return
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    differences = config_differences(checkpoint.get("ganlab_run", {}).get("config", {}), config)
+    differ = ("; the run that wrote it had " + ", ".join(differences)) if differences else ""
+    raise CheckpointError(
+        f"ckpt_path={ckpt_path} does not fit the model this config builds: {'; '.join(problems[:3])}{more}"
+        f"{differ}. Resume with the same model, conditioning, loss and data overrides as that run.")
+
+
+def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any], keys=SHAPE_KEYS,
+                       limit: int = 5) -> list[str]:
+    """`key=saved value` for the first `limit` dotted keys below `keys` whose values differ."""
+    old, new = _flatten(saved), _flatten(current)
+    names = sorted(k for k in old.keys() | new.keys()
+                   if any(k == p or k.startswith(p + ".") for p in keys) and old.get(k) != new.get(k))
+    return [f"{k}={old.get(k, '<unset>')}" for k in names[:limit]]
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path | None:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.losses.base import AdversarialLoss
+from ganlab.networks.output import DOut
 from ganlab.regularizers.base import Regularizer
 
 class DivergenceError(RuntimeError):
@@ -135,7 +136,7 @@ class GANModule(pl.LightningModule):
             fake = self.generator(z, y)  # (b, c, h, w)
 
         d_loss, d_real, d_fake = self._discriminator_step(d_opt, real, fake.detach(), y)
-        metrics = {"loss/d": d_loss, "d/real": d_real.score.mean(), "d/fake": d_fake.score.mean()}
+        metrics = {"loss/d": d_loss}
         if self.auxiliary_losses:
             metrics["loss/d_class"] = self._aux_d.detach()
         if generator_turn:
@@ -148,7 +149,7 @@ class GANModule(pl.LightningModule):
             self.g_iter += 1
             if self.g_iter >= self.iterations:
                 self.trainer.should_stop = True
-        self._log(metrics, generator_turn)
+        self._log(metrics, generator_turn, d_real, d_fake)
 
     def _discriminator_step(self, d_opt, real: Tensor, fake: Tensor, y: Tensor | None):
         d_real = self.discriminator(self._augmented(real), y)
@@ -221,23 +222,33 @@ class GANModule(pl.LightningModule):
     def on_train_end(self) -> None:
         self.check_divergence()  # the last step's verdict, if no checkpoint read it
 
-    def _log(self, metrics: dict[str, Tensor], generator_turn: bool) -> None:
-        # The progress bar shows the latest losses (averaged over data-parallel ranks, so the final
-        # losses `run()` reports are too). The loggers get scalars every `log_every_n` generator
-        # iterations, written directly with the generator iteration as their step: Lightning's
-        # `self.log` would step them by global_step, which counts both players' optimiser steps.
-        self.log_dict({k.replace("loss/", "loss_"): v for k, v in metrics.items() if k.startswith("loss/")},
-                      prog_bar=True, logger=False, sync_dist=True)
-        if not (generator_turn and (self.g_iter % self.log_every_n == 0 or self.g_iter == 1)):
+    def _log(self, metrics: dict[str, Tensor], generator_turn: bool, d_real: DOut, d_fake: DOut) -> None:
+        # At the end of generator iterations 1, every `log_every_n`-th and the last; not every step:
+        # a `self.log` call costs 0.1-1 ms of Python, and Lightning reads every progress-bar value
+        # back after every batch (with device tensors, a host sync per step on a GPU). So the values
+        # are averaged over data-parallel ranks here, copied to the CPU once (the one host sync of a
+        # logging iteration) and logged from there. The progress bar shows the losses of the last
+        # logged iteration; the final losses `run()` reports are the last iteration's. The loggers
+        # get scalars every `log_every_n` iterations, written directly with the generator iteration
+        # as their step: Lightning's `self.log` would step them by global_step, which counts both
+        # players' optimiser steps. Costs measured in bench/README.md.
+        if not generator_turn:
             return
+        scalars_due = self.g_iter % self.log_every_n == 0 or self.g_iter == 1
+        if not (scalars_due or self.g_iter >= self.iterations):
+            return
+        metrics = {**metrics, "d/real": d_real.score.detach().mean(), "d/fake": d_fake.score.detach().mean()}
         names = list(metrics)
         values = torch.stack([metrics[k].detach().float() for k in names])  # (k,)
         if self.trainer.world_size > 1:  # every rank logs at the same iteration: reduce, then rank 0 writes
             values = self.trainer.strategy.reduce(values, reduce_op="mean")
-        if not self.trainer.is_global_zero or not self.loggers:
+        values = values.cpu()
+        self.log_dict({k.replace("loss/", "loss_"): v for k, v in zip(names, values) if k.startswith("loss/")},
+                      prog_bar=True, logger=False)
+        if not scalars_due or not self.trainer.is_global_zero or not self.loggers:
             return
         g_opt, d_opt = self.optimizers()
-        scalars = dict(zip(names, values.tolist()))  # one host sync every log_every_n iterations
+        scalars = dict(zip(names, values.tolist()))
         scalars["lr/g"] = float(g_opt.param_groups[0]["lr"])
         scalars["lr/d"] = float(d_opt.param_groups[0]["lr"])
         for logger in self.loggers:

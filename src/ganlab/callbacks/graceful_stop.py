@@ -3,10 +3,12 @@ after a resumable checkpoint is written."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
 import pytorch_lightning as pl
+from torch.utils.data import DataLoader
 
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 
@@ -20,6 +22,8 @@ class GracefulStop(pl.Callback):
 
     Lightning's own SIGTERM handler is replaced while training runs and restored afterwards. With
     several processes, the first rank that receives a signal stops them all at the same step.
+    DataLoader workers ignore both signals (Ctrl-C and a cluster's SIGTERM reach every process of
+    the job; a worker they killed would fail the run before it saved): the trainer stops them.
     `received` holds the signal number afterwards; train.py turns it into exit status 128 + signal."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,14 +31,21 @@ class GracefulStop(pl.Callback):
     def __init__(self):
         self.received: int | None = None  # the signal number, once one arrived
         self._previous: dict[int, object] = {}
+        self._pid: int | None = None  # the training process; DataLoader workers inherit the handler
 
     def on_train_start(self, trainer, pl_module) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be installed from the main thread
+        self._pid = os.getpid()
         for signum in self.SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
+        for loader in _loaders(trainer.train_dataloader):  # their workers start after this hook
+            if loader.num_workers > 0 and not isinstance(loader.worker_init_fn, IgnoreStopSignals):
+                loader.worker_init_fn = IgnoreStopSignals(loader.worker_init_fn)
 
     def _handle(self, signum, frame) -> None:
+        if self._pid is not None and os.getpid() != self._pid:
+            return  # a DataLoader worker (Ctrl-C reaches the whole process group): the trainer decides
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = signum
@@ -69,3 +80,26 @@ class GracefulStop(pl.Callback):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+
+class IgnoreStopSignals:
+    """A DataLoader `worker_init_fn` (wrapping the one it had, e.g. Lightning's worker seeding): the
+    worker ignores SIGINT and SIGTERM and leaves stopping to the training process."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+    def __call__(self, worker_id: int) -> None:
+        for signum in GracefulStop.SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+        if self.inner is not None:
+            self.inner(worker_id)
+
+
+def _loaders(loaders) -> list[DataLoader]:
+    """The DataLoaders in what `trainer.train_dataloader` returns (one, or a list or dict of them)."""
+    if isinstance(loaders, DataLoader):
+        return [loaders]
+    if isinstance(loaders, dict):
+        loaders = list(loaders.values())
+    return [loader for loader in loaders or [] if isinstance(loader, DataLoader)]

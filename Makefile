@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 # The PyTorch build to install; e.g. make install TORCH="torch torchvision" for the newest release.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install train test test-all tensorboard clean
+.PHONY: install train test test-all bench tensorboard clean
+# make bench: CPU-sized networks whose step is mostly per-step overhead, timed in CPU time (steady on a
+# shared machine). On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan" (bench/README.md).
+BENCH_ARGS ?= --device cpu --threads 1 --clock cpu --width 4 --image-size 16 --channels 1 --batch-sizes 64 \
+	--iterations 20 --warmup 3 --repeats 3 --num-images 10000
 
 install: $(VENV)/.installed
 
@@ -23,6 +27,9 @@ test: install  ## the test suite (a few minutes on 2 CPU cores)
 
 test-all: install  ## also the slow tests
 	$(PY) -m pytest -m ""
+
+bench: install  ## training throughput: a plain PyTorch loop vs ganlab's training path (~1 minute on a CPU)
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 tensorboard: install
 	$(VENV)/bin/tensorboard --logdir outputs

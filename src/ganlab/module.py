@@ -223,11 +223,11 @@ class GANModule(pl.LightningModule):
         self.check_divergence()  # the last step's verdict, if no checkpoint read it
 
     def _log(self, metrics: dict[str, Tensor], generator_turn: bool, d_real: DOut, d_fake: DOut) -> None:
-        # At the end of generator iterations 1, every `log_every_n`-th and the last; not every step:
-        # a `self.log` call costs 0.1-1 ms of Python, and Lightning reads every progress-bar value
-        # back after every batch (with device tensors, a host sync per step on a GPU). So the values
-        # are averaged over data-parallel ranks here, copied to the CPU once (the one host sync of a
-        # logging iteration) and logged from there. The progress bar shows the losses of the last
+        # At the end of generator iterations 1, every `log_every_n`-th and the last; not every step.
+        # Lightning reads every logged progress-bar value back with `.item()` after every batch, a
+        # host sync per batch on a GPU if the value is a device tensor. So the values are averaged
+        # over data-parallel ranks here, copied to the CPU once (the one host sync of a logging
+        # iteration) and logged from there. The progress bar shows the losses of the last
         # logged iteration; the final losses `run()` reports are the last iteration's. The loggers
         # get scalars every `log_every_n` iterations, written directly with the generator iteration
         # as their step: Lightning's `self.log` would step them by global_step, which counts both

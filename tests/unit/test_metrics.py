@@ -41,6 +41,7 @@ def test_fid_matches_the_reference_and_the_gaussian_formula():
 
 
 def test_same_distribution_scores_near_zero_and_real_features_survive_reset():
+    torch.manual_seed(0)  # KID draws its subsets from the global generator: independent of test order
     g = torch.Generator().manual_seed(1)
     real = torch.randn(2000, 3, generator=g)
     scores = FeatureScores(3, kid=True, inception_score=False, kid_subsets=10, kid_subset_size=500)
@@ -50,7 +51,7 @@ def test_same_distribution_scores_near_zero_and_real_features_survive_reset():
         results = scores.compute()
         scores.reset_generated()
         assert results["fid"] < 0.05
-        assert abs(results["kid"]) < 0.01
+        assert abs(results["kid"]) < 0.02  # a mean shift of 1 gives > 0.1 (test above)
 
 
 def test_inception_score_of_confident_balanced_and_of_uniform_predictions():

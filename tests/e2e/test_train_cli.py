@@ -66,14 +66,14 @@ def test_tensorboard_scalars_count_generator_iterations(tmp_path):
 
 def test_resume_equals_straight_run(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    common = ["callbacks.checkpoint.every_n=1000", "callbacks.sample_grid.every_n=1000"]
-    # 1797 digits / batch 16 = 112 batches an epoch: 70 + 70 iterations cross an epoch boundary,
+    common = ["callbacks.checkpoint.every_n=1000", "callbacks.sample_grid.every_n=1000", "data.batch_size=64"]
+    # 1797 digits / batch 64 = 28 batches an epoch: 20 + 20 iterations cross an epoch boundary,
     # and the resume point is mid-epoch.
-    train(straight, "iterations=140", *common)
-    train(split, "iterations=70", *common)
-    train(tmp_path / "ignored", "iterations=140", f"ckpt_path={split / 'checkpoints' / 'last.ckpt'}", *common)
+    train(straight, "iterations=40", *common)
+    train(split, "iterations=20", *common)
+    train(tmp_path / "ignored", "iterations=40", f"ckpt_path={split / 'checkpoints' / 'last.ckpt'}", *common)
     resumed = torch.load(split / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert resumed["ganlab"]["g_iter"] == 140
+    assert resumed["ganlab"]["g_iter"] == 40
     a, b = generator_weights(straight / "checkpoints" / "last.ckpt"), generator_weights(split / "checkpoints" / "last.ckpt")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
@@ -81,7 +81,7 @@ def test_resume_equals_straight_run(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(split / "tensorboard"), size_guidance={"scalars": 0}).Reload()
-    assert sorted(e.step for e in events.Scalars("loss/g")) == list(range(1, 141))
+    assert sorted(e.step for e in events.Scalars("loss/g")) == list(range(1, 41))
 
 
 def test_sample_writes_npz_pngs_and_grids(tmp_path):

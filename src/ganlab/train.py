@@ -43,6 +43,7 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
         iterations=cfg.iterations,
         num_classes=num_classes,
         log_every_n=cfg.log_every_n,
+        detect_divergence=cfg.get("detect_divergence", True),
     )
 
 

@@ -94,6 +94,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         final.update(evaluation.summary())  # final/fid, ..., final/best_fid
     for logger in trainer.loggers:
         logger.log_metrics(final, step=module.g_iter)
+        logger.finalize("success")  # flush now: Lightning closed its writers at the end of fit
     result = {"iterations": module.g_iter, **final}
     if trainer.is_global_zero:  # <run>/metrics.json: read by the sweep summary
         write_json(Path(cfg.paths.output_dir) / METRICS_FILE, result)

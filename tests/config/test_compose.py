@@ -76,3 +76,11 @@ def test_unknown_option_names_the_group(tmp_path):
 
     with pytest.raises(MissingConfigException, match="loss"):
         compose_train(["loss=nope"], tmp_path)
+
+
+def test_lightning_trainer_arguments_are_overridable(tmp_path):
+    cfg = compose_train(["trainer=cpu", "trainer.fast_dev_run=2", "trainer.max_time=00:00:01:00",
+                         "trainer.precision=bf16-mixed", "trainer.devices=1", "trainer.deterministic=true"], tmp_path)
+    OmegaConf.resolve(cfg)
+    trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+    assert trainer.fast_dev_run == 2 and trainer.precision == "bf16-mixed"

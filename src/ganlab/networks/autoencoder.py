@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ganlab.networks.layers import ScoreHead
+from ganlab.networks.layers import ScoreHead, checked_labels
 from ganlab.networks.output import DOut
 
 
@@ -18,13 +18,17 @@ class AutoencoderDiscriminator(nn.Module):
         encoder: nn.Module,  # (x, y) -> code; code.flatten(1) is the embedding
         decoder: nn.Module,  # (code, y) -> reconstruction, the shape of x
         head: ScoreHead,  # adds a projection term to the energy and/or AC-GAN logits (score=False)
+        conditional: bool = False,  # the encoder, decoder or head needs the labels y
     ):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.head = head
+        self.conditional = conditional
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+        if self.conditional:
+            y = checked_labels(y, "discriminator")
         code = self.encoder(x, y)
         reconstruction = self.decoder(code, y)  # (n, c, h, w)
         energy = (reconstruction.float() - x.float()).pow(2).flatten(1).mean(dim=1)  # (n,)

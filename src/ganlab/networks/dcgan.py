@@ -147,8 +147,3 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
         dcgan_init(self)
         if spectral_norm:
             apply_spectral_norm(self)
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
-        if self.conditional:
-            y = checked_labels(y, "discriminator")
-        return super().forward(x, y)

@@ -216,8 +216,3 @@ class ResNetAutoencoder(AutoencoderDiscriminator):
         self.conditional = label_dim > 0 or projection
         if spectral_norm:
             apply_spectral_norm(self)
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
-        if self.conditional:
-            y = checked_labels(y, "discriminator")
-        return super().forward(x, y)

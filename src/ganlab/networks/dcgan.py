@@ -142,8 +142,7 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
         layers += [nn.ConvTranspose2d(c_in, channels, 4, 2, 1)]  # unbounded reconstruction
         head = ScoreHead(math.prod((width * 2 ** (stages - 1), side, side)), num_classes, projection,
                          aux_classifier, score=False)
-        super().__init__(encoder, LabelledSequential(*layers), head)
-        self.conditional = label_dim > 0 or projection
+        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection)
         dcgan_init(self)
         if spectral_norm:
             apply_spectral_norm(self)

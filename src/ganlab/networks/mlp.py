@@ -129,7 +129,6 @@ class MLPAutoencoder(AutoencoderDiscriminator):
         decoder = LabelledSequential(*label(), *_stack(widths, norm, 0.0, norm_first=True),
                                      nn.Linear(widths[-1], pixels), _Unflatten(tuple(image_shape)))
         super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
-                                                     score=False))
-        self.conditional = label_dim > 0 or projection
+                                                     score=False), conditional=label_dim > 0 or projection)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -212,7 +212,6 @@ class ResNetAutoencoder(AutoencoderDiscriminator):
         layers += [make_norm(norm, width), nn.ReLU(), conv(width, channels, 3)]  # unbounded reconstruction
         code_side = height // 2 ** downsamplings
         head = ScoreHead(width * code_side * code_side, num_classes, projection, aux_classifier, score=False)
-        super().__init__(encoder, LabelledSequential(*layers), head)
-        self.conditional = label_dim > 0 or projection
+        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -97,7 +97,8 @@ def measure_ganlab(setting: Setting, networks, datamodule, device: torch.device,
 
 
 def run_setting(setting: Setting, device: torch.device, args) -> dict[str, Any]:
-    datamodule = SyntheticImages(batch_size=setting.batch_size, num_workers=0, pin_memory=True, seed=args.seed,
+    datamodule = SyntheticImages(batch_size=setting.batch_size, batches_per_iteration=setting.case.d_steps_per_g_step,
+                                 num_workers=0, pin_memory=True, seed=args.seed,
                                  on_device=setting.data == "resident", num_images=args.num_images,
                                  image_size=args.image_size, channels=args.channels)
     dataset = datamodule.train_dataset

@@ -37,8 +37,8 @@ class Case:
     betas: tuple[float, float]
     gradient_penalty: float = 0.0  # lambda; 0: none
 
-    def regularizers(self) -> list[Regularizer]:
-        return [GradientPenalty(weight=self.gradient_penalty)] if self.gradient_penalty else []
+    def regularizers(self) -> dict[str, Regularizer]:
+        return {"gradient_penalty": GradientPenalty(weight=self.gradient_penalty)} if self.gradient_penalty else {}
 
 
 CASES = {

@@ -64,7 +64,7 @@ def main() -> None:
     print(f"classifier accuracy on 10k held-out real MNIST images: {held_out:.4f}")
 
     generator = load_generator(args.ckpt, "cpu")
-    if not getattr(generator, "conditional", False):
+    if not generator.conditional:
         raise SystemExit("error: this checkpoint's generator is unconditional (trained with conditioning=none)")
     requested = torch.arange(10).repeat_interleave(args.per_class)
     fake = generate(generator, len(requested), seed=args.seed, labels=requested)  # (n, 1, 28, 28) in [-1, 1]

@@ -63,7 +63,7 @@ class PlainLoop:
                         fake = generator(z)  # (b, c, h, w)
                     d_loss = self.loss.discriminator_loss(discriminator(real), discriminator(fake.detach()))
                     total = d_loss
-                    for reg in self.regularizers:
+                    for reg in self.regularizers.values():
                         if self.d_steps % reg.every_n == 0:
                             total = total + reg.weight * reg.every_n * reg(discriminator, real, fake.detach(), None)
                 self.d_opt.zero_grad(set_to_none=True)

@@ -1,20 +1,27 @@
-"""Entry-point helpers: user errors become one clear message instead of a traceback."""
+"""Entry-point helpers: user errors become one clear message instead of a traceback; the command
+line is checked for unknown keys before Hydra runs; the console is kept free of library noise."""
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from hydra.errors import InstantiationException
+from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.checkpoints import CheckpointError
-from ganlab.config_checks import ConfigError, check_writable_dir
-from ganlab.module import DivergenceError
+from ganlab import interrupt
+from ganlab.checkpoints import CheckpointError, hydra_output_subdir, missing_checkpoint, resumed_run_dir
+from ganlab.config_checks import ConfigError, check_writable_dir, leaves
+from ganlab.sweep import JobFailed, in_multirun
+
+from ganlab.divergence import DivergenceError
 
 log = logging.getLogger("ganlab")
 
@@ -23,19 +30,32 @@ USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, NotADirectoryErr
                InstantiationException, DivergenceError)
 EXIT_USER_ERROR = 2
 
+# conf/hydra/default.yaml: where a run (or a resumed one) writes, decided before Hydra creates it.
+OmegaConf.register_new_resolver("ganlab_run_dir", resumed_run_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("ganlab_hydra_subdir", hydra_output_subdir, use_cache=True, replace=True)
+
 
 def report_errors(function: Callable[..., Any], *args: Any) -> Any:
     """Calls function(*args); a user error is printed as one `error: ...` message on stderr (and
-    recorded in the run's log file) and exits with status 2. GANLAB_TRACEBACK=1 shows the traceback."""
+    recorded in the run's log file) and exits with status 2. In a job of a sweep it fails that job
+    only (JobFailed: Hydra records it and runs the others; summary.csv keeps the error).
+    GANLAB_TRACEBACK=1 shows the traceback."""
     try:
         return function(*args)
     except USER_ERRORS as error:
         if os.environ.get("GANLAB_TRACEBACK"):
             raise
-        message = user_message(error)
-        _record_in_log_files(message)
-        print(f"error: {message}\n(set GANLAB_TRACEBACK=1 for the full traceback)", file=sys.stderr)
+        report(user_message(error))
+        if in_multirun():
+            raise JobFailed("the job failed with the error above (every job's status and error: summary.csv "
+                            "in the sweep directory)") from error
         raise SystemExit(EXIT_USER_ERROR) from None
+
+
+def report(message: str) -> None:
+    """The one-line `error: ...` on stderr, also recorded in the run's log file."""
+    _record_in_log_files(message)
+    print(f"error: {message}\n(set GANLAB_TRACEBACK=1 for the full traceback)", file=sys.stderr)
 
 
 def user_message(error: BaseException) -> str:
@@ -66,10 +86,102 @@ def _record_in_log_files(message: str) -> None:
             handler.handle(record)
 
 
+# --- the command line, before Hydra --------------------------------------------------------------
+
+def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[str]) -> None:
+    """Exits with one `error: ...` line (status 2) when an override names a key the config does not
+    have, naming the closest key that exists (`optim.generator.lrr=1` -> `optim.generator.lr`).
+    Hydra alone would only suggest appending the key with `+`. Sweeps, Hydra's own keys and flags
+    are left to Hydra."""
+    if any(a.startswith("-") for a in args if a not in ("-m", "--multirun")):
+        return  # --help, --cfg, -cn ...: Hydra's business
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([a for a in args if a not in ("-m", "--multirun")])
+    except Exception:  # noqa: BLE001 - a syntax error: Hydra explains it
+        return
+    plain = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            compose(config_name, overrides=plain)
+            return
+    except ConfigCompositionException as error:
+        match = re.match(r"Could not override '([^']+)'", str(error))
+        if match is None:
+            return  # e.g. an unknown option of a group: Hydra's message lists the options
+        key = match.group(1)
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            others = [o for o in plain if o.split("=", 1)[0] != key]
+            try:
+                config = compose(config_name, overrides=others)
+            except Exception:  # noqa: BLE001
+                return
+        print(f"error: {unknown_key_message(key, config)}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    except Exception:  # noqa: BLE001 - anything else: Hydra reports it as usual
+        return
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def check_checkpoint_exists(args: Sequence[str]) -> None:
+    """`train.py ckpt_path=<no such file>`: one `error: ...` line (status 2) before Hydra creates a run
+    directory for a run that cannot start."""
+    paths = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("ckpt_path=")]
+    if len(paths) == 1 and paths[0] not in ("", "null") and "," not in paths[0]:
+        problem = missing_checkpoint(paths[0])
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR)
+
+
+def config_keys(config: DictConfig) -> list[str]:
+    """Every dotted key of the config: nodes and leaves."""
+    keys = []
+    for key, _ in leaves(OmegaConf.to_container(config, resolve=False)):
+        parts = key.split(".")
+        keys.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return list(dict.fromkeys(keys))
+
+
+def unknown_key_message(key: str, config: DictConfig) -> str:
+    keys = config_keys(config)
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else (
+        "keys there: " + ", ".join(k for k in keys if k.rsplit(".", 1)[0] == key.rsplit(".", 1)[0] and "." in k)
+        if "." in key else "see conf/ for the keys")
+    return f"{key} is not a config key; {hint} (to add a new key on purpose: +{key}=...)"
+
+
+# --- the console -----------------------------------------------------------------------------------
+
+class _DropLightningTips(logging.Filter):
+    """Lightning's advertising ("💡 Tip: ... try installing [litlogger] ..."); everything else passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+def quiet_console() -> None:
+    """Drops two messages that mean nothing to a ganlab user, and only those: Lightning's tips about
+    its cloud products and PyTorch's deprecation of `LeafSpec` (raised inside Lightning's own code)."""
+    for name in ("lightning_fabric.utilities.rank_zero", "pytorch_lightning.utilities.rank_zero",
+                 "lightning.pytorch.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLightningTips) for f in logger.filters):
+            logger.addFilter(_DropLightningTips())
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+
+
 class CheckOutputDir(Callback):
     """A Hydra callback (conf/hydra/default.yaml, `hydra.callbacks`): before Hydra creates the run
     directory and its log file, checks that it can be created and written, so an unwritable location
-    is one `error: ...` message (exit status 2) rather than a traceback from inside Hydra."""
+    is one `error: ...` message (exit status 2) rather than a traceback from inside Hydra. A directory
+    this creates is removed again if the process is interrupted before training starts."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config, "hydra.run.dir")
@@ -82,9 +194,12 @@ class CheckOutputDir(Callback):
         path = OmegaConf.select(config, key)
         if path is None:
             return
+        new = not Path(str(path)).exists()
         try:
             check_writable_dir(str(path), key)
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             # Hydra turns a callback's exceptions into warnings and carries on; SystemExit stops it.
             raise SystemExit(EXIT_USER_ERROR) from None
+        if new:
+            interrupt.created_during_startup(Path(str(path)))

@@ -1,65 +1,36 @@
 """GANModule: the training step of a GAN, orchestration only.
 
 Everything the step uses is handed in as a built object (networks, loss, regularisers,
-constraints, optimiser factories); nothing is picked by name here.
+constraints, optimiser factories, the EMA); nothing is picked by name here.
 
-Units: one *generator iteration* is one generator update, preceded by `d_steps_per_g_step`
-discriminator updates, each on its own batch. `g_iter` counts generator iterations and is the
-unit of the budget, the logs, the sample grids and the checkpoints. Lightning's `global_step`
-counts every optimiser step of both optimisers and is not used for any of them.
+Units: one Lightning batch is one *generator iteration*: it carries the `d_steps_per_g_step` real
+batches of its discriminator steps (real (k, b, c, h, w), labels (k, b); see ganlab.data), and
+`training_step` runs the k discriminator steps, then the generator step. Lightning's batch
+counter is therefore the generator iteration (`g_iter`): the budget, the logs, the sample grids,
+the metrics, the EMA and the checkpoints all key on it through Lightning's ordinary per-batch
+hooks, and every stop and checkpoint falls on an iteration boundary. Lightning's `global_step`
+counts every optimiser step of both players (k + 1 per iteration) and is not used.
+
+The parts of a step (the adversarial loss, the auxiliary class losses, the regularisers) each
+return named terms from the step's context (`ganlab.step`); each term is logged by its name
+(`ganlab.names`) and checked for divergence (`ganlab.divergence`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from ganlab import names
+from ganlab.divergence import DivergenceMonitor, verdict
+from ganlab.ema import GeneratorEMA
 from ganlab.losses.base import AdversarialLoss
-from ganlab.networks.output import DOut
+from ganlab.networks.output import Generator
 from ganlab.regularizers.base import Regularizer
-
-class DivergenceError(RuntimeError):
-    """A loss, or a weight or buffer of G or D, became NaN or infinite."""
-
-
-def all_finite(module: nn.Module) -> Tensor:
-    """A 0-dim bool tensor on the module's device: True when no floating-point parameter or buffer
-    holds NaN or Inf. One fused 2-norm per device and dtype, in float32 (the kernels clip_grad_norm_
-    uses; NaN and Inf propagate through it; a tensor whose norm exceeds 3e38, i.e. a weight beyond
-    ~1e19, counts as diverged too). Nothing is read back: the caller decides when to wait."""
-    tensors = [t.detach() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
-    if not tensors:
-        return torch.tensor(True)
-    norms = torch._foreach_norm(tensors, 2, dtype=torch.float32)
-    return torch.isfinite(torch.stack(norms)).all()
-
-
-@dataclass
-class _StepVerdict:
-    """Whether one training step stayed finite, still on the device until someone reads it."""
-
-    finite: Tensor  # (k,) bool: each loss, then the generator's and the discriminator's weights
-    losses: dict[str, Tensor]  # name -> 0-dim loss
-    g_iter: int  # the generator iteration the step belongs to (1-based)
-    d_iter: int  # discriminator steps taken, this one included
-
-    def raise_if_diverged(self) -> None:
-        if bool(self.finite.all()):  # the one host sync
-            return
-        flags = self.finite.tolist()
-        bad = [f"{name} = {float(value)}" for (name, value), ok in zip(self.losses.items(), flags) if not ok]
-        bad += [f"the {player} weights hold NaN or Inf"
-                for player, ok in zip(("generator", "discriminator"), flags[len(self.losses):]) if not ok]
-        raise DivergenceError(
-            f"training diverged at generator iteration {self.g_iter} (discriminator step {self.d_iter}): "
-            f"{'; '.join(bad)}. Training stopped; checkpoints written before this iteration are kept (no "
-            "checkpoint holds diverged weights). Try a lower learning rate (optim.*.lr), another loss, or "
-            "trainer.precision=32-true.")
-
+from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms, total
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -67,22 +38,26 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 class GANModule(pl.LightningModule):
     def __init__(
         self,
-        generator: nn.Module,  # G(z, y=None) -> (n, c, h, w) in [-1, 1]
+        generator: Generator,  # G(z, y=None) -> (n, c, h, w) in [-1, 1]
         discriminator: nn.Module,  # D(x, y=None) -> DOut
         loss: AdversarialLoss,  # the adversarial objective
         generator_optimizer: OptimizerFactory,  # params -> optimiser (a Hydra partial)
         discriminator_optimizer: OptimizerFactory,
-        regularizers: Sequence[Regularizer] = (),  # penalties added to D's loss
+        regularizers: Mapping[str, Regularizer] | None = None,  # name -> penalty added to D's loss
         constraints: Sequence[Callable[[nn.Module], None]] = (),  # run on D after each D step
-        auxiliary_losses: Sequence[Any] = (),  # label losses of both players (AC-GAN's class loss)
+        auxiliary_losses: Sequence[StepPart] = (),  # label losses of both players (AC-GAN's class loss)
         augment: Callable[[Tensor], Tensor] | None = None,  # applied to real and fake before D (DiffAugment)
-        d_steps_per_g_step: int = 1,  # discriminator updates per generator update
+        generator_ema: GeneratorEMA | None = None,  # an average of G, updated after every G step
+        d_steps_per_g_step: int = 1,  # discriminator updates per generator update (k)
         iterations: int = 10_000,  # budget in generator iterations
         num_classes: int = 0,  # > 0: G and D receive labels
         log_every_n: int = 50,  # generator iterations between scalar logs
-        detect_divergence: bool = True,  # stop at the first non-finite loss or weight (see _check_finite)
+        detect_divergence: bool = True,  # stop at the first non-finite term or weight (ganlab.divergence)
     ):
         super().__init__()
+        if not isinstance(generator, Generator):
+            raise TypeError(f"the generator must be a ganlab.networks.Generator (latent_dim, num_classes, "
+                            f"conditional), got {type(generator).__name__}")
         if d_steps_per_g_step < 1:
             raise ValueError(f"loss.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
         if iterations < 1:
@@ -92,168 +67,168 @@ class GANModule(pl.LightningModule):
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
-        self.loss = loss
-        self.generator_optimizer = generator_optimizer
-        self.discriminator_optimizer = discriminator_optimizer
-        self.regularizers = list(regularizers)
+        self.generator_ema = generator_ema
+        self.loss = loss  # registered (and saved) when it is an nn.Module with state
+        self.regularizers = nn.ModuleDict(dict(regularizers or {}))
         self.constraints = list(constraints)
         self.auxiliary_losses = list(auxiliary_losses)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
         self.augment = augment
         self.d_steps_per_g_step = d_steps_per_g_step
         self.iterations = iterations
         self.num_classes = num_classes
         self.log_every_n = log_every_n
         self.detect_divergence = detect_divergence
-        self.g_iter = 0  # generator updates so far
+        self.g_iter = 0  # generator updates so far (= Lightning batches trained)
         self.d_iter = 0  # discriminator updates so far
         self._restored_rng: dict[str, Any] | None = None
-        self._pending_verdict: _StepVerdict | None = None  # the last step's, not read yet
+        self._divergence = DivergenceMonitor()
 
+    # --- what the rest of ganlab reads -------------------------------------------------------
     @property
     def latent_dim(self) -> int:
         return self.generator.latent_dim
+
+    @property
+    def evaluation_generator(self) -> Generator:
+        """The generator that sample grids, metrics and sample.py show: the EMA when the run keeps
+        one, else the trained generator."""
+        return self.generator if self.generator_ema is None else self.generator_ema.average
+
+    def sample_noise(self, n: int) -> Tensor:
+        """The latent codes of n samples (n, latent_dim): the one place the step draws noise."""
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.generator(z, y)
 
     def configure_optimizers(self):
         g_opt = self.generator_optimizer(self.generator.parameters())
         d_opt = self.discriminator_optimizer(self.discriminator.parameters())
         return [g_opt, d_opt]
 
-    def sample_noise(self, n: int) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device)
+    def check_divergence(self) -> None:
+        """Reads the verdict of the last iteration (a host sync); raises DivergenceError if it diverged."""
+        self._divergence.check()
 
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.generator(z, y)
-
+    # --- the step ------------------------------------------------------------------------------
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        real, labels = batch  # (b, c, h, w), (b,)
-        y = labels if self.num_classes > 0 else None
+        real, labels = batch  # (k, b, c, h, w), (k, b): the real batches of this iteration's D steps
+        if real.shape[0] != self.d_steps_per_g_step:
+            raise ValueError(f"a batch holds {real.shape[0]} real batches, but loss.d_steps_per_g_step="
+                             f"{self.d_steps_per_g_step}: build the DataModule with batches_per_iteration="
+                             f"{self.d_steps_per_g_step}")
         g_opt, d_opt = self.optimizers()
-        generator_turn = (self.d_iter + 1) % self.d_steps_per_g_step == 0
+        parts = [self.loss, *self.auxiliary_losses]
+        checked: list[tuple[int, str, Tensor]] = []  # (discriminator step, name, value) of every term
 
-        # One generator forward per step; D sees it detached, G's update reuses it.
-        z = self.sample_noise(real.shape[0])
-        with torch.set_grad_enabled(generator_turn):
-            fake = self.generator(z, y)  # (b, c, h, w)
+        for i in range(self.d_steps_per_g_step):
+            y = labels[i] if self.num_classes > 0 else None
+            # One generator forward per D step; D sees it detached, G's step reuses the last one.
+            z = self.sample_noise(real.shape[1])
+            with torch.set_grad_enabled(i == self.d_steps_per_g_step - 1):
+                fake = self.generator(z, y)  # (b, c, h, w)
+            d_step, d_terms = self._discriminator_step(d_opt, parts, real[i], fake.detach(), y)
+            checked += [(self.d_iter, name, value) for name, value in d_terms.items()]
 
-        d_loss, d_real, d_fake = self._discriminator_step(d_opt, real, fake.detach(), y)
-        metrics = {"loss/d": d_loss}
-        if self.auxiliary_losses:
-            metrics["loss/d_class"] = self._aux_d.detach()
-        if generator_turn:
-            metrics["loss/g"] = self._generator_step(g_opt, fake, y)
-            if self.auxiliary_losses:
-                metrics["loss/g_class"] = self._aux_g.detach()
+        g_terms = self._generator_step(g_opt, parts, d_step, fake)
+        checked += [(self.d_iter, name, value) for name, value in g_terms.items()]
+        self.g_iter += 1
+        if self.generator_ema is not None:
+            self.generator_ema.update(self.generator, self.g_iter)
         if self.detect_divergence:
-            self._check_finite(metrics)
-        if generator_turn:
-            self.g_iter += 1
-            if self.g_iter >= self.iterations:
-                self.trainer.should_stop = True
-        self._log(metrics, generator_turn, d_real, d_fake)
+            self._push_verdict(checked)
+        if self.g_iter >= self.iterations:
+            self.trainer.should_stop = True
+        self._log({**d_terms, **g_terms}, d_step)
 
-    def _discriminator_step(self, d_opt, real: Tensor, fake: Tensor, y: Tensor | None):
-        d_real = self.discriminator(self._augmented(real), y)
-        d_fake = self.discriminator(self._augmented(fake), y)
-        d_loss = self.loss.discriminator_loss(d_real, d_fake)
-        total = d_loss
-        if self.auxiliary_losses:
-            self._aux_d = sum(aux.discriminator_loss(d_real, d_fake, y) for aux in self.auxiliary_losses)
-            total = total + self._aux_d
-        for reg in self.regularizers:
-            if self.d_iter % reg.every_n == 0:
-                total = total + reg.weight * reg.every_n * reg(self.discriminator, real, fake, y)
+    def _discriminator_step(self, d_opt, parts: list[StepPart], real: Tensor, fake: Tensor,
+                            y: Tensor | None) -> tuple[DiscriminatorStep, Terms]:
+        step = DiscriminatorStep(self.discriminator, real, fake, y, d_real=self.discriminator(self._augmented(real), y),
+                                 d_fake=self.discriminator(self._augmented(fake), y), index=self.d_iter)
+        terms: Terms = {}
+        for part in parts:
+            terms.update(part.discriminator_terms(step))
+        for name, regularizer in self.regularizers.items():
+            if regularizer.due(step):
+                terms[names.regularizer_term(name)] = regularizer.term(step)
         d_opt.zero_grad(set_to_none=True)
-        self.manual_backward(total)
+        self.manual_backward(total(terms))
         d_opt.step()
         d_opt.zero_grad(set_to_none=True)
         for constrain in self.constraints:
             constrain(self.discriminator)
+        for part in parts:
+            terms.update(part.discriminator_step_done(step))
         self.d_iter += 1
-        return d_loss.detach(), d_real, d_fake
+        return step, {name: value.detach() for name, value in terms.items()}
 
-    def _generator_step(self, g_opt, fake: Tensor, y: Tensor | None) -> Tensor:
+    def _generator_step(self, g_opt, parts: list[StepPart], last: DiscriminatorStep, fake: Tensor) -> Terms:
         # D's weights are frozen for this backward: no wasted gradients, and no way to update D.
         self.discriminator.requires_grad_(False)
         try:
-            d_fake = self.discriminator(self._augmented(fake), y)
-            g_loss = self.loss.generator_loss(d_fake)
-            total = g_loss
-            if self.auxiliary_losses:
-                self._aux_g = sum(aux.generator_loss(d_fake, y) for aux in self.auxiliary_losses)
-                total = total + self._aux_g
+            step = GeneratorStep(self.discriminator, last.real, fake, last.labels,
+                                 d_fake=self.discriminator(self._augmented(fake), last.labels), index=self.g_iter,
+                                 augment=self._augmented)
+            terms: Terms = {}
+            for part in parts:
+                terms.update(part.generator_terms(step))
             g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(total)
+            self.manual_backward(total(terms))
             g_opt.step()
             g_opt.zero_grad(set_to_none=True)
         finally:
             self.discriminator.requires_grad_(True)
-        return g_loss.detach()
+        return {name: value.detach() for name, value in terms.items()}
 
     def _augmented(self, x: Tensor) -> Tensor:
         return x if self.augment is None else self.augment(x)
 
-    def _check_finite(self, metrics: dict[str, Tensor]) -> None:
-        """Divergence detection that never makes the device wait.
+    def _push_verdict(self, terms: list[tuple[int, str, Tensor]]) -> None:
+        """This iteration's verdict (every term of every step, and G's and D's weights and buffers:
+        finite?) is computed on the device; the previous iteration's is read now, after this one's
+        work is queued, so an accelerator never idles on the read. Cost on the CPU (one thread):
+        ~0.2 ms per iteration for a 12k-parameter DCGAN, ~1 ms for the 1.7M-parameter default
+        DCGAN at 32x32."""
+        new = verdict(terms, {"generator": self.generator, "discriminator": self.discriminator},
+                      d_step=self.d_iter, g_iter=self.g_iter)
+        if self._trainer is not None and self.trainer.world_size > 1:  # all ranks stop at the same iteration
+            new.finite = self.trainer.strategy.reduce(new.finite.float(), reduce_op="min").bool()
+        self._divergence.push(new)
 
-        This step's verdict (is every loss, and every weight and buffer of G and D, finite?) is
-        computed on the device; the previous step's verdict is read now, after this step's work is
-        queued, so an accelerator never idles on the read. A NaN or Inf is therefore reported at
-        most one step after it appeared, naming the iteration it appeared in. Saving a checkpoint
-        reads the pending verdict first (`on_save_checkpoint`), so no checkpoint holds a diverged
-        state. Cost on the CPU (one thread): ~0.2 ms a step for a 12k-parameter DCGAN (1% of its step),
-        ~1 ms for the 1.7M-parameter default DCGAN at 32x32 (0.15%).
-        """
-        losses = {k: v.detach() for k, v in metrics.items() if k.startswith("loss/")}
-        finite = torch.stack([*(torch.isfinite(v).all() for v in losses.values()),
-                              all_finite(self.generator), all_finite(self.discriminator)])  # (k,)
-        if self._trainer is not None and self.trainer.world_size > 1:  # all ranks stop at the same step
-            finite = self.trainer.strategy.reduce(finite.float(), reduce_op="min").bool()
-        previous = self._pending_verdict
-        self._pending_verdict = _StepVerdict(finite, losses, g_iter=self.g_iter + 1, d_iter=self.d_iter)
-        if previous is not None:
-            previous.raise_if_diverged()
-
-    def check_divergence(self) -> None:
-        """Reads the verdict of the last step (a host sync) and raises DivergenceError if it diverged."""
-        pending, self._pending_verdict = self._pending_verdict, None
-        if pending is not None:
-            pending.raise_if_diverged()
-
-    def on_train_end(self) -> None:
-        self.check_divergence()  # the last step's verdict, if no checkpoint read it
-
-    def _log(self, metrics: dict[str, Tensor], generator_turn: bool, d_real: DOut, d_fake: DOut) -> None:
-        # At the end of generator iterations 1, every `log_every_n`-th and the last; not every step.
-        # Lightning reads every logged progress-bar value back with `.item()` after every batch, a
-        # host sync per batch on a GPU if the value is a device tensor. So the values are averaged
-        # over data-parallel ranks here, copied to the CPU once (the one host sync of a logging
-        # iteration) and logged from there. The progress bar shows the losses of the last
-        # logged iteration; the final losses `run()` reports are the last iteration's. The loggers
-        # get scalars every `log_every_n` iterations, written directly with the generator iteration
-        # as their step: Lightning's `self.log` would step them by global_step, which counts both
-        # players' optimiser steps. Costs measured in bench/README.md.
-        if not generator_turn:
-            return
+    def _log(self, terms: Terms, last: DiscriminatorStep) -> None:
+        # At the end of generator iterations 1, every `log_every_n`-th and the last; not every
+        # iteration. The values are averaged over data-parallel ranks, copied to the CPU once (the
+        # one host sync of a logging iteration) and handed to Lightning from there, so its
+        # progress bar (which reads every logged value back after every batch) never waits on the
+        # device. The progress bar and trainer.callback_metrics (run()'s final losses) show the
+        # terms of the last logged iteration as loss_<what>; the loggers get the scalars every
+        # `log_every_n` iterations with the generator iteration as their step, written directly:
+        # Lightning's `self.log(..., logger=True)` would send the last logged values again at every
+        # later batch it logs, and counts its logger step from 0. Costs measured in bench/README.md.
         scalars_due = self.g_iter % self.log_every_n == 0 or self.g_iter == 1
         if not (scalars_due or self.g_iter >= self.iterations):
             return
-        metrics = {**metrics, "d/real": d_real.score.detach().mean(), "d/fake": d_fake.score.detach().mean()}
-        names = list(metrics)
-        values = torch.stack([metrics[k].detach().float() for k in names])  # (k,)
+        values = {**terms, names.D_REAL: last.d_real.score.detach().mean(),
+                  names.D_FAKE: last.d_fake.score.detach().mean()}
+        keys = list(values)
+        stacked = torch.stack([values[k].float() for k in keys])  # (n,)
         if self.trainer.world_size > 1:  # every rank logs at the same iteration: reduce, then rank 0 writes
-            values = self.trainer.strategy.reduce(values, reduce_op="mean")
-        values = values.cpu()
-        self.log_dict({k.replace("loss/", "loss_"): v for k, v in zip(names, values) if k.startswith("loss/")},
+            stacked = self.trainer.strategy.reduce(stacked, reduce_op="mean")
+        stacked = stacked.cpu()
+        self.log_dict({names.progress_name(k): v for k, v in zip(keys, stacked) if k.startswith(names.LOSS)},
                       prog_bar=True, logger=False)
         if not scalars_due or not self.trainer.is_global_zero or not self.loggers:
             return
         g_opt, d_opt = self.optimizers()
-        scalars = dict(zip(names, values.tolist()))
-        scalars["lr/g"] = float(g_opt.param_groups[0]["lr"])
-        scalars["lr/d"] = float(d_opt.param_groups[0]["lr"])
+        scalars = dict(zip(keys, stacked.tolist()))
+        scalars[names.LR_G] = float(g_opt.param_groups[0]["lr"])
+        scalars[names.LR_D] = float(d_opt.param_groups[0]["lr"])
         for logger in self.loggers:
             logger.log_metrics(scalars, step=self.g_iter)
 
+    # --- Lightning hooks -------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         # Resumed: continue the saved random stream. Several ranks: each draws its own noise
         # (seed_everything gave every rank the same seed).
@@ -271,6 +246,9 @@ class GANModule(pl.LightningModule):
             self.trainer.should_stop = True
             return -1
         return None
+
+    def on_train_end(self) -> None:
+        self.check_divergence()  # the last iteration's verdict, if no checkpoint read it
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.check_divergence()  # a diverged state is never saved: this raises before anything is written

@@ -3,11 +3,20 @@
 Two modes (`mode=`): `samples` writes `num_samples` images (an .npz array or PNG files, and a grid);
 `interpolate` writes a PNG strip of spherical interpolations between seeds. Both use the EMA of
 G's weights when the checkpoint holds one (`ema=false`: the trained weights).
+
+Every value is checked, and `out` is checked writable, before the checkpoint is read; the size a
+request needs is checked against the free disk space before any image is generated. Images are
+generated and written `CHUNK` at a time (an .npz is streamed into its zip file), so memory does
+not grow with `num_samples`.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +27,15 @@ from PIL import Image
 from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
-from ganlab.callbacks.ema import ema_state_of
 from ganlab.checkpoints import load_checkpoint
-from ganlab.config_checks import ConfigError
-from ganlab.sampling import generate, interpolate, to_uint8
+from ganlab.config_checks import REQUIRED, SAMPLE_SCHEMA, ConfigError, check_accelerator, check_values
+from ganlab.ema import averaged_generator_state
+from ganlab.sampling import generate_from_noise, interpolate, to_uint8
 
 log = logging.getLogger(__name__)
+
+CHUNK = 1024  # images generated and written at a time; a multiple of 16, so chunked noise equals one draw
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def load_generator(ckpt_path: str, device: str = "cpu", ema: bool | None = None) -> nn.Module:
@@ -35,10 +47,10 @@ def load_generator(ckpt_path: str, device: str = "cpu", ema: bool | None = None)
     config = OmegaConf.create(run["config"])
     generator = instantiate(config.model.generator, image_shape=tuple(run["image_shape"]),
                             num_classes=run["num_classes"])
-    averaged = ema_state_of(checkpoint)
+    averaged = averaged_generator_state(checkpoint)
     if ema and averaged is None:
         raise ConfigError(f"ema=true, but {ckpt_path} holds no EMA of the generator (the run trained without "
-                          "callbacks/ema=...); use ema=false or ema=null")
+                          "ema=default); use ema=false or ema=null")
     if averaged is not None and ema is not False:
         state = averaged
         log.info("using the EMA generator weights (ema=false: the trained weights)")
@@ -47,13 +59,13 @@ def load_generator(ckpt_path: str, device: str = "cpu", ema: bool | None = None)
         state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
     generator.load_state_dict(state)
     generator.num_classes = int(run["num_classes"])  # the classes of the data it was trained on
+    generator.image_shape = tuple(run["image_shape"])  # (c, h, w)
     return generator.to(device).eval()
 
 
-def requested_labels(labels, n: int, generator: nn.Module) -> Tensor | None:
-    """The class of each of n images: `labels=null` spreads them evenly over the classes (0, 1, ...,
-    K-1, 0, 1, ...), `labels=3` asks for class 3 only, `labels=[0,1,2]` cycles through the list.
-    None for an unconditional generator."""
+def label_cycle(labels, generator: nn.Module) -> list[int] | None:
+    """The classes the images cycle through: `labels=null` all classes (0, 1, ..., K-1), `labels=3`
+    class 3 only, `labels=[0,1,2]` the list. None for an unconditional generator."""
     if not getattr(generator, "conditional", False):
         if labels is not None:
             raise ConfigError(f"labels={labels}: this model is unconditional (trained with conditioning=none); "
@@ -66,7 +78,32 @@ def requested_labels(labels, n: int, generator: nn.Module) -> Tensor | None:
     if not classes or bad:
         raise ConfigError(f"labels must be a class index or a list of them in [0, {num_classes - 1}] "
                           f"(the model has {num_classes} classes), got {labels!r}")
-    return torch.tensor(classes)[torch.arange(n) % len(classes)]  # (n,)
+    return classes
+
+
+def labels_of(classes: list[int] | None, start: int, stop: int) -> Tensor | None:
+    """The classes of images start..stop-1: (stop - start,) int64, or None (unconditional)."""
+    if classes is None:
+        return None
+    return torch.tensor(classes)[torch.arange(start, stop) % len(classes)]
+
+
+def requested_labels(labels, n: int, generator: nn.Module) -> Tensor | None:
+    """The class of each of n images (see label_cycle); None for an unconditional generator."""
+    return labels_of(label_cycle(labels, generator), 0, n)
+
+
+def image_chunks(generator: nn.Module, n: int, seed: int, device: str, classes: list[int] | None,
+                 batch_size: int, chunk: int | None = None) -> Iterator[Tensor]:
+    """n images from seeded noise, `chunk` at a time: (b, c, h, w) in [-1, 1] on the CPU. The noise
+    is drawn from one seeded stream, `chunk` rows at a time (a multiple of 16 rows: the same numbers
+    as one draw of all n rows), so the images do not depend on `chunk`."""
+    chunk = chunk or CHUNK
+    stream = torch.Generator().manual_seed(seed)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        z = torch.randn(stop - start, generator.latent_dim, generator=stream)
+        yield generate_from_noise(generator, z, labels_of(classes, start, stop), device, batch_size)
 
 
 def output_paths(out: str) -> tuple[Path, Path]:
@@ -76,65 +113,149 @@ def output_paths(out: str) -> tuple[Path, Path]:
     return path, stem.with_name(stem.name + "_grid.png")
 
 
-def write_samples(cfg: DictConfig, generator: nn.Module, device: str) -> Path:
+def check_writable(out: Path, directory: bool) -> None:
+    """`out` (a file, or with `directory` a folder of files) can be written: its folder is created
+    and a scratch file written and removed there. A ConfigError naming `out` otherwise."""
+    folder = out if directory else out.parent
+    if directory and out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file; PNG samples go into a directory. Use out=<new dir> or "
+                          "out=<file>.npz")
+    if not directory and out.is_dir():
+        raise ConfigError(f"out={out} is a directory; give a file name (e.g. out={out / 'samples.npz'})")
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(f"out={out}: {blocker} is a file, not a directory. Choose another location for out=")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigError(f"out={out}: cannot write in {folder} ({error.strerror or error}). Choose a writable "
+                          "location for out=") from error
+
+
+def check_space(out: Path, n: int, image_shape: tuple[int, int, int]) -> None:
+    """Refuses a request whose images (uint8, uncompressed) would not fit in the free disk space."""
+    needed = n * int(np.prod(image_shape))
+    folder = next(p for p in (out, *out.parents) if p.exists())
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ConfigError(f"num_samples={n} needs about {_size(needed)} ({n} images of {'x'.join(map(str, image_shape))} "
+                          f"bytes before compression), more than the {_size(free)} free in {folder}. Ask for fewer "
+                          "(num_samples=...) or choose another out=")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1000
+    return f"{n} B"
+
+
+def write_samples(cfg: DictConfig, generator: nn.Module, device: str, out: Path) -> Path:
     """`num_samples` images from seeded noise to `out` (.npz or a directory of PNGs), plus a grid.
     A conditional generator draws the classes `labels` asks for; the .npz then also holds `y`."""
-    if isinstance(cfg.num_samples, bool) or not isinstance(cfg.num_samples, int) or cfg.num_samples <= 0:
-        raise ConfigError(f"num_samples must be a positive integer, got {cfg.num_samples!r}")
-    labels = requested_labels(cfg.labels, cfg.num_samples, generator)
-    images = generate(generator, cfg.num_samples, seed=cfg.seed, device=device, labels=labels,
-                      batch_size=cfg.batch_size)
-    pixels = to_uint8(images).numpy()  # (n, h, w, c)
+    n = cfg.num_samples
+    classes = label_cycle(cfg.labels, generator)
+    out, grid_path = output_paths(str(out))
+    check_space(out, n, generator.image_shape)
+    shown: list[Tensor] = []  # the first grid_size images
+    chunks = image_chunks(generator, n, cfg.seed, device, classes, cfg.batch_size)
 
-    out, grid_path = output_paths(cfg.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    def pixels() -> Iterator[np.ndarray]:
+        kept = 0
+        for images in chunks:
+            if kept < cfg.grid_size:
+                shown.append(images[: cfg.grid_size - kept])
+                kept += len(shown[-1])
+            yield to_uint8(images).numpy()  # (b, h, w, c)
+
+    c, h, w = generator.image_shape
     if out.suffix == ".npz":
-        arrays = {"x": pixels} if labels is None else {"x": pixels, "y": labels.numpy().astype(np.int64)}
-        np.savez_compressed(out, **arrays)
+        arrays = {"x": ((n, h, w, c), np.uint8, pixels())}
+        if classes is not None:
+            arrays["y"] = ((n,), np.int64, (labels_of(classes, s, min(s + CHUNK, n)).numpy()
+                                            for s in range(0, n, CHUNK)))
+        write_npz(out, arrays)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(pixels):
-            Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(out / f"{i:06d}.png")
-    shown = images[: cfg.grid_size]
-    save_image(make_grid(shown, nrow=int(len(shown) ** 0.5), normalize=True, value_range=(-1, 1)), grid_path)
-    log.info("wrote %d samples to %s and a grid to %s", cfg.num_samples, out, grid_path)
+        index = 0
+        for batch in pixels():
+            for image in batch:
+                Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(out / f"{index:06d}.png")
+                index += 1
+    grid = torch.cat(shown)
+    save_image(make_grid(grid, nrow=int(len(grid) ** 0.5), normalize=True, value_range=(-1, 1)), grid_path)
+    log.info("wrote %d samples to %s and a grid to %s", n, out, grid_path)
     return out
 
 
-def write_interpolation(cfg: DictConfig, generator: nn.Module, device: str) -> Path:
+def write_npz(path: Path, arrays: dict[str, tuple[tuple[int, ...], np.dtype, Iterator[np.ndarray]]]) -> None:
+    """An .npz file (a zip of .npy files, as np.savez_compressed writes and np.load reads) from arrays
+    given as (shape, dtype, chunks along the first axis), one chunk in memory at a time. Written to a
+    temporary name and renamed: an interrupted write leaves no partial file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            for name, (shape, dtype, chunks) in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+                              "shape": tuple(shape)}
+                    np.lib.format.write_array_header_2_0(member, header)
+                    rows = 0
+                    for chunk in chunks:
+                        member.write(np.ascontiguousarray(chunk, dtype=dtype).tobytes())
+                        rows += len(chunk)
+                    if rows != shape[0]:
+                        raise RuntimeError(f"{name}: wrote {rows} rows, the header says {shape[0]}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_interpolation(cfg: DictConfig, generator: nn.Module, device: str, out: Path) -> Path:
     """A PNG with one row per consecutive pair of `interpolation.seeds`, each row `interpolation.steps`
     images along the spherical path between the two seeds' noise (seed s's end image is the image of
     `mode=samples seed=s num_samples=1`). A conditional generator draws one class per row, as
     `labels` asks."""
     seeds, steps = list(cfg.interpolation.seeds), cfg.interpolation.steps
-    if len(seeds) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise ConfigError(f"interpolation.seeds must be a list of at least 2 integers, got {seeds!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ConfigError(f"interpolation.steps must be an integer >= 2 (both ends included), got {steps!r}")
     labels = requested_labels(cfg.labels, len(seeds) - 1, generator)
     strip = interpolate(generator, seeds, steps, device=device, labels=labels,
                         batch_size=cfg.batch_size)  # (rows, steps, c, h, w)
-    out = Path(cfg.interpolation.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     save_image(make_grid(strip.flatten(0, 1), nrow=steps, normalize=True, value_range=(-1, 1)), out)
     log.info("wrote an interpolation strip (%d rows x %d steps, seeds %s) to %s", len(seeds) - 1, steps, seeds, out)
     return out
 
 
 # The CLI's verbs: `mode=samples` or `mode=interpolate`.
-MODES: dict[str, Callable[[DictConfig, nn.Module, str], Path]] = {
+MODES: dict[str, Callable[[DictConfig, nn.Module, str, Path], Path]] = {
     "samples": write_samples,
     "interpolate": write_interpolation,
 }
 
 
+def output_of(cfg: DictConfig) -> Path:
+    """Where the mode writes, checked writable: `out`, or by default samples.npz (samples) or
+    interpolation.out (interpolate, which writes one image file)."""
+    if cfg.mode == "interpolate":
+        out = Path(cfg.out or cfg.interpolation.out)
+        key = "out" if cfg.out else "interpolation.out"
+        if out.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ConfigError(f"{key}={out}: mode=interpolate writes one image; give a file name ending in "
+                              f"{', '.join(IMAGE_SUFFIXES)} (e.g. {key}=strip.png)")
+        check_writable(out, directory=False)
+        return out
+    out = Path(cfg.out or "samples.npz")
+    check_writable(out, directory=out.suffix != ".npz")
+    check_writable(output_paths(str(out))[1], directory=False)  # the grid beside it
+    return out
+
+
 def sample(cfg: DictConfig) -> Path:
-    if not cfg.ckpt_path:
-        raise ConfigError("ckpt_path is required, e.g. ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt")
-    if cfg.mode not in MODES:
-        raise ConfigError(f"mode={cfg.mode!r} is not a mode; choose one of {sorted(MODES)}")
-    if cfg.ema not in (None, True, False):
-        raise ConfigError(f"ema must be true, false or null (EMA if the checkpoint has one), got {cfg.ema!r}")
+    check_values(cfg, SAMPLE_SCHEMA, required=REQUIRED)
+    check_accelerator(cfg.device, "device")
+    out = output_of(cfg)  # before any work: an unwritable `out` fails now, not after generating
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
     generator = load_generator(cfg.ckpt_path, device, ema=cfg.ema)
-    return MODES[cfg.mode](cfg, generator, device)
+    return MODES[cfg.mode](cfg, generator, device, out)

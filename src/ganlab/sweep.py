@@ -13,6 +13,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -26,6 +27,11 @@ ROW_FILE = "sweep_row.json"  # a job's row of the sweep summary, in its director
 SUMMARY_FILE = "summary.csv"  # the sweep summary, in the sweep directory
 FIRST_COLUMNS = ["job", "status", "varied"]
 LAST_COLUMNS = ["overrides", "error", "directory"]
+
+
+class JobFailed(CompactHydraException):
+    """A job of a sweep stopped by a user error (already printed as one `error: ...` line). Hydra
+    prints a CompactHydraException without a traceback; the summary records the error itself."""
 
 
 def in_multirun() -> bool:
@@ -68,6 +74,8 @@ def summary_row(config: DictConfig, job_return: JobReturn) -> dict[str, Any]:
         row["objective"] = float(value)
     if not completed:
         error = job_return._return_value  # the exception (return_value would raise it)
+        if isinstance(error, JobFailed) and error.__cause__ is not None:
+            error = error.__cause__
         row["error"] = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
     row["directory"] = str(output_dir)
     return row

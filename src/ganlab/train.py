@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -9,15 +10,19 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra import compose
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
+from ganlab import interrupt
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.metrics import ImageMetrics
+from ganlab.callbacks.optimizer_settings import ApplyOptimizerSettings, optimizer_hyperparameters
 from ganlab.callbacks.run_config import RunConfig
-from ganlab.checkpoints import check_resumable, load_checkpoint, run_dir_of
+from ganlab.checkpoints import CheckpointError, check_resumable, is_newest_state, load_checkpoint, run_dir_of
 from ganlab.config_checks import check_config, check_labels, check_writable_dir
 from ganlab.distributed import check_data_parallel
 from ganlab.hparams import declare_hparams
@@ -29,16 +34,18 @@ log = logging.getLogger(__name__)
 
 def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int) -> GANModule:
     """The GANModule the config describes, for images of `image_shape`."""
+    generator = instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes)
     return GANModule(
-        generator=instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes),
+        generator=generator,
         discriminator=instantiate(cfg.model.discriminator, image_shape=image_shape, num_classes=num_classes),
         loss=instantiate(cfg.loss.objective),
         generator_optimizer=instantiate(cfg.optim.generator),
         discriminator_optimizer=instantiate(cfg.optim.discriminator),
-        regularizers=[instantiate(r) for r in cfg.loss.regularizers.values()],
+        regularizers={name: instantiate(r) for name, r in cfg.loss.regularizers.items()},
         constraints=[instantiate(c) for c in cfg.loss.constraints.values()],
         auxiliary_losses=[instantiate(a) for a in cfg.conditioning.auxiliary.values()],
         augment=instantiate(cfg.augment) if cfg.get("augment") else None,
+        generator_ema=instantiate(cfg.ema)(generator) if cfg.get("ema") else None,
         d_steps_per_g_step=cfg.loss.d_steps_per_g_step,
         iterations=cfg.iterations,
         num_classes=num_classes,
@@ -49,14 +56,16 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Trains the GAN `cfg` describes; returns the final metrics (losses at the last iteration)."""
+    check_config(cfg)  # the values typed (seed=abc, ckpt_path=...) before anything reads them
     overrides = [o for o in _command_line() if not o.startswith("ckpt_path=")]
     checkpoint = load_checkpoint(cfg.ckpt_path) if cfg.ckpt_path else None  # a clear error on a bad path
     if checkpoint is not None:
         cfg, overrides = resumed_config(cfg, checkpoint, overrides)
-        _continue_in_run_dir(cfg)
-    check_config(cfg)
-    check_writable_dir(cfg.paths.output_dir, "paths.output_dir",
-                       hint=" (resuming writes into the checkpoint's run directory)" if cfg.ckpt_path else "")
+        check_config(cfg)
+        check_unchangeable(checkpoint, cfg)
+        overrides = plan_resume(cfg, checkpoint, overrides)
+        record_config(cfg, [*overrides, f"ckpt_path={cfg.ckpt_path}"])
+    check_writable_dir(cfg.paths.output_dir, "paths.output_dir")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = instantiate(cfg.data)
@@ -65,12 +74,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     module = build_module(cfg, image_shape, num_classes)
 
     config = OmegaConf.to_container(cfg, resolve=True)
-    if checkpoint is not None:
-        check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
-        del checkpoint  # fit loads it again
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
     if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if checkpoint is not None:
+        check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
+        del checkpoint  # fit loads it again
+        callbacks.append(ApplyOptimizerSettings(optimizer_settings(cfg, module)))
     callbacks.append(RunConfig(config, image_shape, num_classes, overrides=overrides))
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -81,7 +91,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                                           *(name for c in evaluations for name in c.summary_names)])
 
     log.info("run directory: %s", cfg.paths.output_dir)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    try:  # until the first step, a signal stops at once (interrupt.py); then GracefulStop has it
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    finally:
+        interrupt.startup_over()
 
     for callback in callbacks:
         if isinstance(callback, GracefulStop) and callback.received is not None:
@@ -98,12 +111,44 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     result = {"iterations": module.g_iter, **final}
     if trainer.is_global_zero:  # <run>/metrics.json: read by the sweep summary
         write_json(Path(cfg.paths.output_dir) / METRICS_FILE, result)
+        log.info("%s", run_summary(Path(cfg.paths.output_dir), result, callbacks, trainer.loggers))
     return result
+
+
+def run_summary(run_dir: Path, result: dict[str, Any], callbacks: list, loggers: list) -> str:
+    """What a user wants at the end of a run: where it is, its last checkpoint, its final numbers and
+    how to look at it."""
+    lines = [f"finished {result['iterations']} generator iterations; run directory: {run_dir}"]
+    last = [c.last_path for c in callbacks if getattr(c, "last_path", None) is not None and c.last_path.is_file()]
+    lines.append(f"  last checkpoint: {last[0]}" if last else "  no checkpoint (callbacks.checkpoint is off)")
+    numbers = {k.removeprefix("final/"): v for k, v in result.items() if k.startswith("final/")}
+    if numbers:
+        lines.append("  final: " + "  ".join(f"{k}={v:.4g}" for k, v in numbers.items()))
+    if any(isinstance(logger, TensorBoardLogger) for logger in loggers):
+        lines.append(f"  TensorBoard: tensorboard --logdir {run_dir}")
+    return "\n".join(lines)
 
 
 def _command_line() -> list[str]:
     """This run's command-line overrides (empty outside a Hydra app, e.g. in tests calling run())."""
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def merge_overrides(saved: list[str], given: list[str]) -> list[str]:
+    """The run's saved overrides with this command line's on top: a given key replaces the saved
+    override of the same key, and a given node (`model=mlp`) also drops the saved overrides below it
+    (`model.generator.width=16` belonged to the model it replaces)."""
+    merged = {_key(o): o for o in saved}
+    for override in given:
+        key = _key(override)
+        merged = {k: o for k, o in merged.items() if not k.startswith(key + ".")}
+        merged.pop(key, None)
+        merged[key] = override
+    return list(merged.values())
 
 
 def resumed_config(cfg: DictConfig, checkpoint: dict[str, Any], overrides: list[str]) -> tuple[DictConfig, list[str]]:
@@ -114,17 +159,75 @@ def resumed_config(cfg: DictConfig, checkpoint: dict[str, Any], overrides: list[
     saved = checkpoint["ganlab_run"].get("overrides")
     if saved is None or not HydraConfig.initialized():
         return cfg, overrides
-    merged = {override.split("=", 1)[0].lstrip("+~"): override for override in [*saved, *overrides]}
-    overrides = list(merged.values())  # later values of the same key win
-    log.info("resuming %s with the overrides: %s", cfg.ckpt_path, " ".join(overrides))
-    return compose(config_name=HydraConfig.get().job.config_name,
-                   overrides=[*overrides, f"ckpt_path={cfg.ckpt_path}"]), overrides
+    merged = merge_overrides(list(saved), overrides)
+    log.info("resuming %s with the overrides: %s", cfg.ckpt_path, " ".join(merged))
+    try:
+        composed = compose(config_name=HydraConfig.get().job.config_name,
+                           overrides=[*merged, f"ckpt_path={cfg.ckpt_path}"])
+    except ConfigCompositionException as error:  # a saved override this command line's config lacks
+        key = re.search(r"override '([^']+)'", str(error))
+        raise CheckpointError(
+            f"ckpt_path={cfg.ckpt_path} does not fit the model this command line builds: the run that wrote it "
+            f"was trained with {' '.join(saved) or 'no overrides'}, and "
+            f"{key.group(1) if key else 'one of them'} does not exist in the config of "
+            f"{' '.join(overrides) or 'this command line'}. Resume with the same model, conditioning, loss and "
+            "data overrides as that run.") from error
+    return composed, merged
 
 
-def _continue_in_run_dir(cfg: DictConfig) -> None:
-    """Resuming writes into the checkpoint's own run directory, so checkpoints, sample grids and the
-    TensorBoard run continue where they stopped."""
-    run_dir = run_dir_of(cfg.ckpt_path)
-    if run_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(run_dir)
+def check_unchangeable(checkpoint: dict[str, Any], cfg: DictConfig) -> None:
+    """Refuses overrides a resumed run could not honour: the seed (the checkpoint's random-number and
+    data-order state continue instead) and the optimiser class (its state would not fit)."""
+    saved = checkpoint["ganlab_run"].get("config", {})
+    for key, why in (("seed", "a resumed run continues the random-number and data-order state saved in the "
+                              "checkpoint, so another seed would not take effect"),
+                     ("optim.generator._target_", "the saved optimiser state belongs to the old optimiser"),
+                     ("optim.discriminator._target_", "the saved optimiser state belongs to the old optimiser")):
+        old, new = OmegaConf.select(OmegaConf.create(saved), key), OmegaConf.select(cfg, key)
+        if old is not None and old != new:
+            raise CheckpointError(f"{key}={new} cannot change when resuming (the checkpoint's run has {old}): {why}. "
+                                  f"Start a new run for it, or resume without that override.")
+
+
+def plan_resume(cfg: DictConfig, checkpoint: dict[str, Any], overrides: list[str]) -> list[str]:
+    """Continues the checkpoint's run in place when it holds the run's newest state, or else trains a
+    new branch in the run directory Hydra chose (conf/hydra/default.yaml), recording `branched_from`
+    in its config and overrides; logs which. Returns the overrides to save."""
+    ckpt = Path(cfg.ckpt_path).resolve()
+    output_dir, source = Path(cfg.paths.output_dir).resolve(), run_dir_of(ckpt)
+    g_iter = int(checkpoint["ganlab"]["g_iter"])
+    if source == output_dir:
+        if not is_newest_state(ckpt):
+            raise CheckpointError(
+                f"ckpt_path={ckpt} is older than the newest checkpoint of its run {source}: continuing there "
+                "would overwrite the later checkpoints and TensorBoard steps. Leave hydra.run.dir unset to train a "
+                "new branch beside the run, or resume from checkpoints/last.ckpt.")
+        log.info("resuming: continuing run %s in place from %s (generator iteration %d)", source, ckpt.name, g_iter)
+        return overrides
+    if any((output_dir / "checkpoints").glob("*.ckpt")):
+        raise CheckpointError(f"the run directory {output_dir} already holds checkpoints of another run; a run "
+                              f"branched from {ckpt} needs a new directory (leave hydra.run.dir unset)")
+    log.info("resuming: branching a new run %s from %s (generator iteration %d); %s is left untouched",
+             output_dir, ckpt, g_iter, source or ckpt)
+    with open_dict(cfg):
+        cfg.branched_from = str(ckpt)
+    return [o for o in overrides if _key(o) != "branched_from"] + [f"+branched_from={ckpt}"]
+
+
+def record_config(cfg: DictConfig, overrides: list[str]) -> None:
+    """A resumed run's config and overrides in its Hydra output folder (`.hydra/` of a branch,
+    `.hydra/resumed_<date>_<time>/` of a run continued in place): the composed truth, where Hydra wrote
+    what the command line alone composes."""
+    if not HydraConfig.initialized() or HydraConfig.get().output_subdir is None:
+        return
+    folder = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), folder / "overrides.yaml")
+
+
+def optimizer_settings(cfg: DictConfig, module: GANModule) -> dict[str, tuple[str, dict[str, Any]]]:
+    """For ApplyOptimizerSettings: each optimiser's config key, network and configured hyper-parameters."""
+    return {f"optim.{player}": (player, optimizer_hyperparameters(instantiate(cfg.optim[player]),
+                                                                  getattr(module, player)))
+            for player in ("generator", "discriminator")}

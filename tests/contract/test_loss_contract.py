@@ -8,9 +8,11 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from torch.utils.data import DataLoader, TensorDataset
 
+from ganlab.step import DiscriminatorStep, StepPart, total
 from ganlab.train import build_module
+
+from conftest import ToyData, fit_module
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 SHAPE = (1, 16, 16)
@@ -45,7 +47,6 @@ def images(n: int, low: float, high: float) -> torch.Tensor:
 def loss_module(request):
     torch.manual_seed(0)
     module, _ = make_module("dcgan", request.param)
-    module.manual_backward = lambda loss: loss.backward()  # no Trainer attached
     return module
 
 
@@ -58,27 +59,52 @@ def test_losses_are_finite_scalars(loss_module):
         assert loss.dim() == 0 and torch.isfinite(loss)
 
 
-def test_d_loss_reaches_only_d_and_g_loss_only_g(loss_module):
-    g_opt, d_opt = loss_module.configure_optimizers()
-    g_params, d_params = list(loss_module.generator.parameters()), list(loss_module.discriminator.parameters())
-    g_before = [p.detach().clone() for p in g_params]
-    fake = loss_module.generator(torch.randn(8, 8))
-    loss_module._discriminator_step(d_opt, images(8, -1, 1), fake.detach(), None)  # with regularisers
-    assert all(p.grad is None for p in g_params)
-    assert all(torch.equal(a, p) for a, p in zip(g_before, g_params))
+class PlayerProbe(StepPart):
+    """Records, after each D step and at the G step, the players' weights and G's gradients."""
 
-    d_before = [p.detach().clone() for p in d_params]
-    loss_module._generator_step(g_opt, loss_module.generator(torch.randn(8, 8)), None)
-    assert all(torch.equal(a, p) for a, p in zip(d_before, d_params))
-    assert any(not torch.equal(a, p) for a, p in zip(g_before, g_params))
+    def __init__(self, module):
+        self.module, self.events = module, []
+
+    def discriminator_step_done(self, step):
+        g, d = self.module.generator, self.module.discriminator
+        self.events.append((snapshot(g), snapshot(d), [p.grad for p in g.parameters()]))
+        return {}
+
+
+def snapshot(network) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in network.parameters()]
+
+
+def test_d_loss_reaches_only_d_and_g_loss_only_g(loss_module):
+    probe = PlayerProbe(loss_module)
+    loss_module.auxiliary_losses.append(probe)
+    g_before = snapshot(loss_module.generator)
+    fit(loss_module, iterations=1)  # every D step with the loss's regularisers and constraints, then G's
+    for g, _, g_grads in probe.events:
+        assert all(torch.equal(a, p) for a, p in zip(g_before, g))
+        assert all(grad is None for grad in g_grads)
+    _, d_after_d_steps, _ = probe.events[-1]
+    assert all(torch.equal(a, p) for a, p in zip(d_after_d_steps, loss_module.discriminator.parameters()))
+    assert any(not torch.equal(a, p) for a, p in zip(g_before, loss_module.generator.parameters()))
+
+
+def discriminator_loss(module, real, fake, index: int) -> torch.Tensor:
+    """D's loss of one D step through the parts' contract: the loss's terms and the due regularisers'."""
+    d = module.discriminator
+    step = DiscriminatorStep(d, real, fake, None, d_real=d(real), d_fake=d(fake), index=index)
+    terms = module.loss.discriminator_terms(step)
+    terms.update({name: r.term(step) for name, r in module.regularizers.items() if r.due(step)})
+    return total(terms)
 
 
 def test_a_trained_discriminator_scores_real_as_real(loss_module):
     """After D learns to tell two distributions apart, the D loss rises when real and fake swap."""
     d_opt = torch.optim.Adam(loss_module.discriminator.parameters(), lr=1e-3)
     real, fake = images(16, 0.3, 1), images(16, -1, -0.3)
-    for _ in range(25):
-        loss_module._discriminator_step(d_opt, real, fake, None)
+    for index in range(25):
+        d_opt.zero_grad(set_to_none=True)
+        discriminator_loss(loss_module, real, fake, index).backward()
+        d_opt.step()
     d = loss_module.discriminator.eval()
     with torch.no_grad():
         right = loss_module.loss.discriminator_loss(d(real), d(fake))
@@ -86,14 +112,12 @@ def test_a_trained_discriminator_scores_real_as_real(loss_module):
     assert right < swapped
 
 
-def fit(module, iterations: int = 2) -> pl.Trainer:
+def fit(module, iterations: int = 2, batch_size: int = 8) -> pl.Trainer:
     module.iterations = iterations
-    n = 8 * module.d_steps_per_g_step * iterations
-    data = TensorDataset(images(n, -1, 1), torch.randint(0, NUM_CLASSES, (n,)))
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(module, DataLoader(data, batch_size=8, drop_last=True))
-    return trainer
+    k = module.d_steps_per_g_step
+    data = ToyData(n=batch_size * k * iterations, side=SHAPE[1], batch_size=batch_size, batches_per_iteration=k,
+                   num_classes=NUM_CLASSES)
+    return fit_module(module, data, seed=None)
 
 
 @pytest.mark.parametrize("model, loss", list(product(options("model"), options("loss"))))
@@ -109,9 +133,7 @@ def test_every_model_and_loss_trains(model, loss):
                          list(product(options("model"), options("loss"), ["concat", "projection", "acgan"])))
 def test_every_conditioning_composes_and_steps(model, loss, conditioning):
     torch.manual_seed(0)
-    module, _ = make_module(model, loss, conditioning)
-    module.manual_backward = lambda loss: loss.backward()
-    g_opt, d_opt = module.configure_optimizers()
+    module, _ = make_module(model, loss, conditioning, "loss.d_steps_per_g_step=1")  # (k: tested above)
     y = torch.randint(0, NUM_CLASSES, (4,))
     fake = module.generator(torch.randn(4, 8), y)
     assert fake.shape == (4, *SHAPE)
@@ -119,6 +141,6 @@ def test_every_conditioning_composes_and_steps(model, loss, conditioning):
     assert out.score.shape == (4,)
     if conditioning == "acgan":
         assert out.class_logits.shape == (4, NUM_CLASSES)
-    module._discriminator_step(d_opt, images(4, -1, 1), fake.detach(), y)
-    module._generator_step(g_opt, fake, y)
+    fit(module, iterations=1, batch_size=4)  # one iteration with labelled data: D's step, then G's
+    assert module.g_iter == 1
     assert all(torch.isfinite(p).all() for p in module.parameters())

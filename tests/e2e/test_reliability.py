@@ -127,10 +127,30 @@ BAD_INPUT = {
                               ["error: cannot write the output directory /proc/ganlab_test/run (paths.output_dir)"]),
     "unwritable_run_dir": ("train.py", [*TINY, "hydra.run.dir=/proc/ganlab_test/run"], 2,
                            ["error: cannot write the output directory /proc/ganlab_test/run (hydra.run.dir)"]),
+    "negative_seed": ("train.py", [*TINY, "seed=-1"], 2, ["error: seed must be an integer in [0, 4294967295], got -1"]),
+    "zero_latent_dim": ("train.py", [*TINY, "model.latent_dim=0"], 2,
+                        ["error: model.latent_dim must be a positive integer, got 0"]),
+    "misspelt_key": ("train.py", [*TINY, "optim.generator.lrr=1"], 2,
+                     ["error: optim.generator.lrr is not a config key; did you mean optim.generator.lr?"]),
+    "undecodable_image_folder": ("train.py", [*FOLDER, "data.root={tmp}/undecodable"], 2,
+                                 ["error: image folder {tmp}/undecodable: none of its 16 image files can be decoded"]),
     # sample.py reads the checkpoint first: the uninterrupted run's (see `background`)
     "sample_non_positive_num_samples": ("sample.py", ["ckpt_path={tmp}/straight/checkpoints/last.ckpt",
                                                       "num_samples=0", "out={tmp}/samples.npz"], 2,
                                         ["error: num_samples must be a positive integer, got 0"]),
+    "sample_out_under_a_file": ("sample.py", ["ckpt_path={tmp}/straight/checkpoints/last.ckpt",
+                                              "out={tmp}/a_file/samples.npz"], 2,
+                                ["error: out={tmp}/a_file/samples.npz: {tmp}/a_file is a file, not a directory"]),
+    "sample_more_than_the_disk_holds": ("sample.py", ["ckpt_path={tmp}/straight/checkpoints/last.ckpt",
+                                                      "num_samples=1000000000000", "out={tmp}/huge.npz"], 2,
+                                        ["error: num_samples=1000000000000 needs about 784.0 TB", "Ask for fewer"]),
+}
+# Asking for a GPU on a machine without one (skipped where there is one).
+NO_GPU = {
+    "train_on_gpu": ("train.py", [*TINY, "trainer=gpu"],
+                     "error: trainer.accelerator=gpu: this machine has no GPU (PyTorch sees no CUDA device); use trainer=cpu"),
+    "sample_on_cuda": ("sample.py", ["ckpt_path={tmp}/straight/checkpoints/last.ckpt", "device=cuda"],
+                       "error: device=cuda: this machine has no GPU (PyTorch sees no CUDA device); use device=cpu"),
 }
 # Signal tests: N iterations in all, the signal lands during iteration K + 1.
 N, K = 12, 5
@@ -144,9 +164,13 @@ def background(tmp_path_factory):
     write_images(tmp / "flat", 16)
     write_images(tmp / "corrupt", 16, corrupt=2)
     write_images(tmp / "skipped", 16, corrupt=2)
+    write_images(tmp / "undecodable", 16, corrupt=16)
     (tmp / "empty").mkdir()
+    (tmp / "a_file").write_text("not a directory")
     runs = {"straight": command("train.py", *TINY, f"hydra.run.dir={tmp / 'straight'}", *COMMON)}
-    for name, (script, arguments, _, _) in BAD_INPUT.items():
+    bad = {**{name: (script, arguments) for name, (script, arguments, _, _) in BAD_INPUT.items()},
+           **({} if torch.cuda.is_available() else {name: (s, a) for name, (s, a, _) in NO_GPU.items()})}
+    for name, (script, arguments) in bad.items():
         arguments = [a.replace("{tmp}", str(tmp)) for a in arguments]
         if script == "train.py" and not any(a.startswith("hydra.run.dir=") for a in arguments):
             arguments.append(f"hydra.run.dir={tmp / name}")
@@ -188,6 +212,20 @@ def test_bad_input_is_one_clear_message(background, name):
     assert "Traceback" not in result.stderr + result.stdout, explain(result)
     if status == 2:  # ours: exactly one error message
         assert result.stderr.count("error: ") == 1, explain(result)
+
+
+def test_a_bad_value_is_refused_before_a_tensorboard_run_exists(background):
+    tmp, result = result_of(background, "zero_latent_dim")
+    assert result.returncode == 2, explain(result)
+    assert not (tmp / "zero_latent_dim" / "tensorboard").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("name", list(NO_GPU))
+def test_a_gpu_on_a_machine_without_one_says_what_to_use(background, name):
+    tmp, result = result_of(background, name)
+    assert result.returncode == 2, explain(result)
+    assert NO_GPU[name][2] in result.stderr and "Traceback" not in result.stderr, explain(result)
 
 
 def test_corrupt_images_are_skipped_with_a_warning_that_counts_them(background):
@@ -247,8 +285,9 @@ def interrupt_and_resume(tmp_path: Path, signum: int) -> Path:
     assert sorted(p.name for p in last.parent.iterdir()) == ["iter_0000004.ckpt", "last.ckpt"]
 
     # as after a pre-emption: the checkpoint alone (the run's overrides are stored in it)
-    resumed = run(command("train.py", f"hydra.run.dir={tmp_path / 'ignored'}", f"ckpt_path={last}"))
+    resumed = run(command("train.py", f"ckpt_path={last}"))  # the newest state: continues in its run directory
     assert resumed.returncode == 0, explain(resumed)
+    assert f"resuming: continuing run {run_dir} in place from last.ckpt (generator iteration {K + 1})" in resumed.stdout
     return run_dir
 
 

@@ -32,6 +32,17 @@ REPO = Path(__file__).resolve().parents[2]
 REAL_DATA = REPO.parent / "shared" / "data"
 
 
+def steps(loader) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """One pass of a training loader as the real batches of its D steps: each item holds
+    (k, b, ...) real images and (k, b) labels; this returns its k batches (b, ...), (b,) in order."""
+    return [(x[i], y[i]) for x, y in loader for i in range(x.shape[0])]
+
+
+def first_step(loader) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = next(iter(loader))
+    return x[0], y[0]
+
+
 def check_batch(x: torch.Tensor, y: torch.Tensor, batch_size: int, shape: tuple[int, int, int]) -> None:
     assert x.dtype == torch.float32 and tuple(x.shape) == (batch_size, *shape)
     assert y.dtype == torch.int64 and tuple(y.shape) == (batch_size,)
@@ -67,8 +78,8 @@ def test_mnist_batches_match_the_files(tmp_path, compress):
     assert dm.image_shape == (1, 28, 28) and dm.num_classes == 10  # before setup
     assert dm.name == dm.cache_key == "mnist_1x28x28"
     loader = dm.train_dataloader()
-    assert isinstance(loader.sampler, EpochShuffleSampler)
-    batches = list(loader)
+    assert isinstance(loader.order, EpochShuffleSampler)
+    batches = steps(loader)
     assert len(batches) == len(loader) == 5
     for x, y in batches:
         check_batch(x, y, 8, (1, 28, 28))
@@ -87,7 +98,7 @@ def test_mnist_resized_once_in_memory(tmp_path):
     images, _ = fake_mnist(tmp_path)
     dm = MNISTDataModule(root=str(tmp_path), image_size=56, batch_size=8, num_workers=0)
     assert dm.image_shape == (1, 56, 56) and dm.name == "mnist_1x56x56"
-    x, y = next(iter(dm.train_dataloader()))
+    x, y = first_step(dm.train_dataloader())
     check_batch(x, y, 8, (1, 56, 56))
     big = dm.train_dataset.images  # (40, 1, 56, 56) uint8; doubling: 2x2 blocks average back
     assert big.dtype == torch.uint8 and big.shape == (40, 1, 56, 56)
@@ -145,7 +156,7 @@ def test_cifar10_layout_channels_and_labels(tmp_path):
     rows = fake_cifar10(tmp_path)
     dm = CIFAR10DataModule(root=str(tmp_path), batch_size=10, num_workers=0)
     assert dm.image_shape == (3, 32, 32) and dm.num_classes == 10 and dm.name == "cifar10_3x32x32"
-    batches = list(dm.train_dataloader())
+    batches = steps(dm.train_dataloader())
     assert len(batches) == 4
     for x, y in batches:
         check_batch(x, y, 10, (3, 32, 32))
@@ -173,7 +184,7 @@ def test_digits_upscaled_in_memory():
     assert dm.image_shape == (1, 28, 28) and dm.num_classes == 10 and dm.name == "digits_1x28x28"
     loader = dm.train_dataloader()
     assert len(loader) == 1797 // 64
-    x, y = next(iter(loader))
+    x, y = first_step(loader)
     check_batch(x, y, 64, (1, 28, 28))
     assert set(dm.train_dataset.labels.tolist()) == set(range(10))
     # at 8x8 the images are the originals: 0..16 -> -1..1
@@ -219,7 +230,7 @@ def test_celeba_train_split_cropped_unlabeled(tmp_path):
     fake_celeba(tmp_path)
     dm = CelebADataModule(root=str(tmp_path), image_size=16, batch_size=8, num_workers=0)
     assert dm.image_shape == (3, 16, 16) and dm.num_classes == 0
-    x, y = next(iter(dm.train_dataloader()))
+    x, y = first_step(dm.train_dataloader())
     check_batch(x, y, 8, (3, 16, 16))
     assert (y == 0).all()
     assert sorted(identify_celeba(x)) == list(range(8))  # the training split, each image once
@@ -232,7 +243,7 @@ def test_celeba_condition_on_two_attributes(tmp_path):
                           condition_on=["Male", "Smiling"])
     assert dm.num_classes == 4
     assert dm.class_names == ["not_Male not_Smiling", "not_Male Smiling", "Male not_Smiling", "Male Smiling"]
-    x, y = next(iter(dm.train_dataloader()))
+    x, y = first_step(dm.train_dataloader())
     for k, label in zip(identify_celeba(x), y.tolist(), strict=True):
         male, smiling = k % 2, (k // 2) % 2
         assert label == 2 * male + smiling, (k, label)
@@ -295,7 +306,7 @@ def test_image_folder_classes_modes_and_a_corrupt_file(tmp_path):
     assert len(dm.train_dataset) == 7  # hidden files and folders, and notes.txt, are not images
     loader = dm.train_dataloader()
     with pytest.warns(UserWarning, match=r"1 corrupt or unreadable image\(s\)") as record:
-        batches = [batch for _ in range(2) for batch in loader]  # two epochs: still one warning
+        batches = [batch for _ in range(2) for batch in steps(loader)]  # two epochs: still one warning
     (x, y), _ = batches
     assert len(record) == 1 and "broken.jpg" in str(record[0].message)  # and no other warning
     check_batch(x, y, 7, (3, 16, 16))
@@ -307,7 +318,7 @@ def test_image_folder_grayscale_channels(tmp_path):
     root = fake_image_folder(tmp_path / "pets")
     (root / "dogs" / "broken.jpg").unlink()
     dm = ImageFolderDataModule(root=str(root), image_size=12, channels=1, batch_size=6, num_workers=0)
-    (x, y), = list(dm.train_dataloader())
+    (x, y), = steps(dm.train_dataloader())
     check_batch(x, y, 6, (1, 12, 12))
 
 
@@ -329,7 +340,7 @@ def test_image_folder_corrupt_file_found_by_a_worker_warns_once(tmp_path):
     dm = ImageFolderDataModule(root=str(root), image_size=8, batch_size=8, num_workers=1,
                                persistent_workers=False)
     with pytest.warns(UserWarning, match=r"2 corrupt or unreadable image\(s\)") as record:
-        (x, y), = list(dm.train_dataloader())
+        (x, y), = steps(dm.train_dataloader())
     assert len([w for w in record if "corrupt" in str(w.message)]) == 1
     check_batch(x, y, 8, (3, 8, 8))
 
@@ -339,7 +350,7 @@ def test_corrupt_files_found_one_by_one_warn_once(tmp_path, caplog):
     (root / "cats" / "garbage.png").write_bytes(b"\x00garbage" * 10)
     dm = ImageFolderDataModule(root=str(root), image_size=8, batch_size=1, num_workers=0)
     with pytest.warns(UserWarning, match="corrupt") as record:
-        batches = list(dm.train_dataloader())
+        batches = steps(dm.train_dataloader())
     assert len(batches) == 8 and len(record) == 1
     assert "2 corrupt or unreadable images" in caplog.text  # the total, logged at the end of the pass
 
@@ -349,7 +360,7 @@ def test_image_folder_unlabeled(tmp_path):
         Image.new("RGB", (10, 10), RED).save(tmp_path / f"{i}.png")
     dm = ImageFolderDataModule(root=str(tmp_path), image_size=8, batch_size=3, num_workers=0)
     assert dm.num_classes == 0 and dm.class_names == []
-    (_, y), = list(dm.train_dataloader())
+    (_, y), = steps(dm.train_dataloader())
     assert (y == 0).all()
     # a single subfolder is not a labelling either; its images and those beside it all count
     (tmp_path / "only").mkdir()
@@ -394,7 +405,7 @@ def test_resume_mid_epoch_gives_the_remaining_batches():
 
     resumed = loader()
     resumed.load_state_dict(state)
-    resumed.sampler.set_epoch(5)  # Lightning's epoch counter does not decide the order
+    resumed.order.set_epoch(5)  # Lightning's epoch counter does not decide the order
     again = list(resumed)
     assert len(again) == len(rest) == per_pass - 30
     for (x1, y1), (x2, y2) in zip(rest, again, strict=True):
@@ -486,7 +497,7 @@ def test_dataloader_follows_the_process_group(monkeypatch):
     for rank in (0, 1):
         monkeypatch.setattr(dist, "get_rank", lambda *a, rank=rank, **k: rank)
         loader = DigitsDataModule(image_size=8, batch_size=16, num_workers=0, seed=0).train_dataloader()
-        assert len(loader.sampler) == 1797 // 2 and len(loader) == (1797 // 2) // 16
+        assert len(loader.order) == 1797 // 2 and len(loader) == (1797 // 2) // 16
         indices[rank] = [i for batch in loader.batch_sampler for i in batch]
     assert not set(indices[0]) & set(indices[1])
     assert len(indices[0]) == len(indices[1]) == (1797 // 2) // 16 * 16
@@ -548,8 +559,9 @@ class Recorder(pl.LightningModule):
         self.seen = []  # a fingerprint of every batch
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        self.batches.append((tuple(x.shape), x.dtype, y.dtype))
+        x, y = batch  # (k, b, c, h, w), (k, b)
+        self.batches.append((tuple(x.shape), tuple(y.shape), x.dtype, y.dtype))
+        x = x.flatten(0, 1)  # the k batches in order
         self.seen.append(round(float((x.flatten(1).sum(1) * torch.arange(1, len(x) + 1)).sum()), 3))
         return (self.weight * x.mean()).sum()
 
@@ -557,8 +569,10 @@ class Recorder(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def test_lightning_uses_our_loader_unchanged(tmp_path):
-    dm = DigitsDataModule(image_size=8, batch_size=32, num_workers=0)
+@pytest.mark.parametrize("k", [1, 3])
+def test_lightning_uses_our_loader_unchanged(tmp_path, k):
+    """One Lightning batch is one generator iteration: the k real batches of its D steps."""
+    dm = DigitsDataModule(image_size=8, batch_size=32, num_workers=0, batches_per_iteration=k)
     module = Recorder()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -566,8 +580,9 @@ def test_lightning_uses_our_loader_unchanged(tmp_path):
                              enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
         trainer.fit(module, datamodule=dm)
     assert isinstance(trainer.train_dataloader, GANDataLoader)
-    assert isinstance(trainer.train_dataloader.sampler, EpochShuffleSampler)
-    assert module.batches == [((32, 1, 8, 8), torch.float32, torch.int64)] * 3
+    assert isinstance(trainer.train_dataloader.order, EpochShuffleSampler)
+    assert module.batches == [((k, 32, 1, 8, 8), (k, 32), torch.float32, torch.int64)] * 3
+    assert len(trainer.train_dataloader) == 1797 // 32 // k  # iterations per pass
 
 
 # --- configs -------------------------------------------------------------------------------------
@@ -587,7 +602,7 @@ def test_real_mnist():
     dm = MNISTDataModule(root=str(REAL_DATA), batch_size=64, num_workers=0)
     loader = dm.train_dataloader()
     assert len(dm.train_dataset) == 60000 and len(loader) == 937
-    x, y = next(iter(loader))
+    x, y = first_step(loader)
     check_batch(x, y, 64, (1, 28, 28))
     images = dm.train_dataset.images
     assert abs(images.float().mean().item() / 255 - 0.1307) < 1e-3  # the well-known MNIST mean

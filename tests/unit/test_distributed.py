@@ -25,21 +25,13 @@ from ganlab.losses import NonSaturatingLoss
 from ganlab.module import GANModule
 from ganlab.networks import DOut
 
+from conftest import ToyGenerator
+
 CONF = Path(__file__).resolve().parents[2] / "conf"
 SHAPE = (1, 4, 4)
 GLOBAL_BATCH = 16
 ITERATIONS = 3
-
-
-class Generator(nn.Module):
-    latent_dim = 4
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh())
-
-    def forward(self, z, y=None):
-        return self.net(z).view(-1, *SHAPE)  # (b, 1, 4, 4)
+D_STEPS = 2
 
 
 class RunningInputMean(nn.Module):
@@ -112,16 +104,16 @@ class Images(pl.LightningDataModule):
         g = torch.Generator().manual_seed(0)
         x = torch.rand(64, *SHAPE, generator=g) * 2 - 1  # (64, 1, 4, 4)
         dataset = TensorDataset(x, torch.zeros(64, dtype=torch.long))
-        return ResumableDataLoader(dataset, batch_size=self.batch_size, drop_last=True,
-                                   sampler=EpochShuffleSampler(len(dataset), seed=0))
+        return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=EpochShuffleSampler(len(dataset), seed=0),
+                                   batches_per_iteration=D_STEPS)
 
 
 def make_module() -> SharedNoiseGAN:
     torch.manual_seed(0)
-    return SharedNoiseGAN(Generator(), Discriminator(), NonSaturatingLoss(),
+    return SharedNoiseGAN(ToyGenerator(side=SHAPE[1]), Discriminator(), NonSaturatingLoss(),
                           generator_optimizer=partial(torch.optim.SGD, lr=0.1),  # (picklable: spawn)
                           discriminator_optimizer=partial(torch.optim.SGD, lr=0.1),
-                          d_steps_per_g_step=2, iterations=ITERATIONS, log_every_n=1)
+                          d_steps_per_g_step=D_STEPS, iterations=ITERATIONS, log_every_n=1)
 
 
 def fit(devices: int, tmp_path: Path) -> tuple[pl.Trainer, SharedNoiseGAN]:
@@ -163,9 +155,9 @@ def test_two_ranks_equal_one_process_on_the_global_batch(runs):
 def test_main_process_gets_counters_callback_states_and_losses_back(runs):
     # spawn: the main process receives rank 0's weights, iteration counters, callback states and losses
     assert runs["ddp_module"].g_iter == ITERATIONS
-    assert runs["ddp_module"].d_iter == 2 * ITERATIONS
+    assert runs["ddp_module"].d_iter == D_STEPS * ITERATIONS
     counter = next(c for c in runs["ddp_trainer"].callbacks if isinstance(c, CountBatches))
-    assert counter.batches == 2 * ITERATIONS
+    assert counter.batches == ITERATIONS  # one batch per generator iteration
     assert {"loss_d", "loss_g"} <= set(runs["ddp_trainer"].callback_metrics)
 
 

@@ -25,9 +25,9 @@ DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 BATCH = 8
 
 
-def tiny_data(**kwargs) -> SyntheticImages:
-    return SyntheticImages(batch_size=BATCH, num_workers=0, seed=0, num_images=256, image_size=16, channels=1,
-                           **kwargs)
+def tiny_data(case_name: str = "dcgan", **kwargs) -> SyntheticImages:
+    return SyntheticImages(batch_size=BATCH, batches_per_iteration=CASES[case_name].d_steps_per_g_step, num_workers=0,
+                           seed=0, num_images=256, image_size=16, channels=1, **kwargs)
 
 
 def tiny_networks(case_name: str):
@@ -39,7 +39,7 @@ def train_ganlab(case_name: str, iterations: int = 3, data=None, device=torch.de
     generator, discriminator = (copy.deepcopy(n) for n in tiny_networks(case_name))
     module = ganlab_run.build_module(generator, discriminator, CASES[case_name], iterations,
                                      optimizer_options=optimizer_options, **module_options)
-    ganlab_run.fit(module, data or tiny_data(), device, seed=0, logger=False)
+    ganlab_run.fit(module, data or tiny_data(case_name), device, seed=0, logger=False)
     return module
 
 
@@ -56,7 +56,7 @@ def assert_same_weights(a: list[torch.Tensor], b: list[torch.Tensor], **toleranc
 @pytest.mark.parametrize("case_name", ["dcgan", "wgan_gp"])
 def test_plain_loop_reaches_the_weights_of_ganlabs_training_path(case_name):
     """The benchmark compares like with like: same networks, steps, noise and batches."""
-    data = tiny_data()
+    data = tiny_data(case_name)
     generator, discriminator = (copy.deepcopy(n) for n in tiny_networks(case_name))
     initial = weights(generator, discriminator)
     plain = PlainLoop(generator, discriminator, CASES[case_name], resident_batches(data.train_dataset.images, BATCH))
@@ -70,18 +70,20 @@ def test_plain_loop_reaches_the_weights_of_ganlabs_training_path(case_name):
 
 
 class BatchRecorder(pl.Callback):
+    """The real batches of every D step, in order (a Lightning batch holds k of them)."""
+
     def __init__(self):
         self.batches = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.batches.append(batch[0].detach().cpu().clone())
+        self.batches += list(batch[0].detach().cpu().clone())  # (k, b, c, h, w) -> k of (b, c, h, w)
 
 
-def ganlab_batches(on_device: bool, iterations: int) -> list[torch.Tensor]:
+def ganlab_batches(on_device: bool, iterations: int, case_name: str = "dcgan") -> list[torch.Tensor]:
     recorder = BatchRecorder()
-    generator, discriminator = (copy.deepcopy(n) for n in tiny_networks("dcgan"))
-    module = ganlab_run.build_module(generator, discriminator, CASES["dcgan"], iterations)
-    data = tiny_data(on_device=on_device)
+    generator, discriminator = (copy.deepcopy(n) for n in tiny_networks(case_name))
+    module = ganlab_run.build_module(generator, discriminator, CASES[case_name], iterations)
+    data = tiny_data(case_name, on_device=on_device)
     trainer = pl.Trainer(accelerator=DEVICE.type, devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          callbacks=[recorder])
@@ -110,6 +112,17 @@ def test_resident_data_gives_the_dataloaders_batches():
     torch.testing.assert_close(epoch.mean(), images.float().div(127.5).sub(1).mean())
 
 
+@pytest.mark.parametrize("on_device", [False, True])
+def test_an_iteration_takes_the_next_k_batches_of_the_plain_loops_stream(on_device):
+    """k = 5 D steps per G step: the 8 iterations' 40 batches are the plain loop's first 40 batches,
+    across the epoch boundary at batch 32 (whole epochs of batches, each epoch its own permutation)."""
+    batches = ganlab_batches(on_device=on_device, iterations=8, case_name="wgan_gp")
+    plain = resident_batches(tiny_data("wgan_gp").train_dataset.images.to(DEVICE), BATCH)
+    assert len(batches) == 40
+    for step, expected in enumerate(batches):
+        torch.testing.assert_close(next(plain).cpu(), expected, rtol=0, atol=0, msg=f"batch {step}")
+
+
 @pytest.mark.parametrize("options", [
     {"detect_divergence": False},
     {"optimizer_options": {"foreach": True}},
@@ -119,7 +132,7 @@ def test_resident_data_gives_the_dataloaders_batches():
 def test_speed_options_give_the_defaults_weights(options):
     options = dict(options)
     if options.pop("data", None) == "on_device":
-        options["data"] = tiny_data(on_device=True)
+        options["data"] = tiny_data("wgan_gp", on_device=True)
     default = train_ganlab("wgan_gp", iterations=3)
     fast = train_ganlab("wgan_gp", iterations=3, **options)
     # fused Adam rounds differently in the last bits; everything else is the same arithmetic
@@ -160,7 +173,8 @@ def run_logged(iterations: int, log_every_n: int):
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, logger=logger, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          callbacks=[ganlab_run.ReseedAtFirstBatch(0)])
-    trainer.fit(module, datamodule=tiny_data())
+    trainer.fit(module, datamodule=SyntheticImages(batch_size=BATCH, batches_per_iteration=2, num_workers=0, seed=0,
+                                                   num_images=256, image_size=16, channels=1))
     final = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss_")}
     return calls, logger.steps, final
 
@@ -204,7 +218,7 @@ def test_no_host_sync_between_logging_iterations_on_cuda(case_name):
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          callbacks=[SyncGuard(first=3, last=10)])
     try:
-        trainer.fit(module, datamodule=tiny_data(on_device=True))
+        trainer.fit(module, datamodule=tiny_data(case_name, on_device=True))
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert module.g_iter == 12

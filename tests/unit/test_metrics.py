@@ -9,13 +9,14 @@ from pytorch_lightning.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ganlab.callbacks import BestCheckpoint, GeneratorEMA, ImageMetrics
+from ganlab.callbacks import BestCheckpoint, ImageMetrics
 from ganlab.config_checks import ConfigError
 from ganlab.losses import NonSaturatingLoss
 from ganlab.metrics import (FeatureScores, InceptionFeatures, RandomConvFeatures, TorchScriptFeatures, as_features,
                             fingerprint)
-from ganlab.module import GANModule
-from ganlab.networks import DOut
+
+from conftest import ToyData as ToyImages
+from conftest import fit_module, make_toy_module
 
 
 # --- the scores ------------------------------------------------------------------------------------
@@ -176,44 +177,9 @@ def test_best_checkpoint_must_monitor_a_computed_metric():
 
 
 # --- the callback in a run -------------------------------------------------------------------------
-class ToyGenerator(nn.Module):
-    latent_dim = 4
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1 * 8 * 8), nn.Tanh())
-
-    def forward(self, z, y=None):
-        return self.net(z).view(-1, 1, 8, 8)
-
-
-class ToyDiscriminator(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 1))
-
-    def forward(self, x, y=None):
-        return DOut(score=self.net(x).squeeze(1))
-
-
-class ToyData(pl.LightningDataModule):
+def ToyData() -> ToyImages:
     """Blobs in 8x8 images, with the two things ImageMetrics reads: real_images() and cache_key."""
-
-    cache_key = "toy_1x8x8"
-
-    def __init__(self):
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.images = (torch.rand(256, 1, 8, 8, generator=g) > 0.7).float() * 2 - 1
-        self.real_images_calls = 0
-
-    def train_dataloader(self):
-        return DataLoader(TensorDataset(self.images, torch.zeros(256, dtype=torch.long)), batch_size=16)
-
-    def real_images(self, n, seed=0):
-        self.real_images_calls += 1
-        index = torch.randperm(256, generator=torch.Generator().manual_seed(seed)).repeat(-(-n // 256))[:n]
-        return self.images[index]
+    return ToyImages(n=256, side=8, batch_size=16, blobs=True)
 
 
 class RecordingLogger(Logger):
@@ -238,22 +204,16 @@ def make_metrics(tmp_path, **kwargs) -> ImageMetrics:
     return ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4), **options)
 
 
-def fit(tmp_path, callbacks, data, iterations=4):
-    torch.manual_seed(0)
-    module = GANModule(ToyGenerator(), ToyDiscriminator(), NonSaturatingLoss(),
-                       lambda p: torch.optim.Adam(p, lr=1e-2), lambda p: torch.optim.Adam(p, lr=1e-2),
-                       iterations=iterations, log_every_n=1000)
+def fit(tmp_path, callbacks, data, iterations=4, ema=None):
+    module = make_toy_module(side=8, iterations=iterations, log_every_n=1000, ema=ema)
     logger = RecordingLogger()
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=logger, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
-                         default_root_dir=tmp_path)
-    trainer.fit(module, datamodule=data)
+    trainer = fit_module(module, data, callbacks=callbacks, logger=logger, default_root_dir=tmp_path)
     return trainer, module, logger
 
 
 def test_metrics_are_logged_against_generator_iterations_with_a_best_checkpoint(tmp_path):
     metrics = make_metrics(tmp_path)
-    _, module, logger = fit(tmp_path, [metrics, GeneratorEMA(decay=0.9)], ToyData(), iterations=5)
+    _, module, logger = fit(tmp_path, [metrics], ToyData(), iterations=5, ema={"decay": 0.9})
     logged = {step: values for step, values in logger.logged if "metrics/fid" in values}
     assert sorted(logged) == [2, 4, 5]  # every 2 generator iterations, and at the end
     assert set(logged[5]) == {"metrics/fid", "metrics/kid", "metrics/kid_std", "metrics/is", "metrics/is_std",

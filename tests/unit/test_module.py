@@ -1,109 +1,91 @@
-"""GANModule: each player's step updates only that player; budgets count generator iterations."""
-import pytorch_lightning as pl
+"""GANModule's step, seen through its public seams (step parts, callbacks, optimiser states): each
+player's step updates only that player; one Lightning batch is one generator iteration; budgets
+count generator iterations."""
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
-from ganlab.losses import NonSaturatingLoss
-from ganlab.module import GANModule
-from ganlab.networks import DOut
-
-
-class ToyGenerator(nn.Module):
-    latent_dim = 4
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1 * 4 * 4), nn.Tanh())
-
-    def forward(self, z, y=None):
-        return self.net(z).view(-1, 1, 4, 4)
-
-
-class ToyDiscriminator(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(8, 1)
-
-    def forward(self, x, y=None):
-        features = self.body(x)
-        return DOut(score=self.head(features).squeeze(1), features=features)
-
-
-def make_module(**kwargs) -> GANModule:
-    return GANModule(
-        generator=ToyGenerator(),
-        discriminator=ToyDiscriminator(),
-        loss=NonSaturatingLoss(),
-        generator_optimizer=lambda p: torch.optim.Adam(p, lr=1e-2),
-        discriminator_optimizer=lambda p: torch.optim.Adam(p, lr=1e-2),
-        **kwargs,
-    )
+from ganlab.step import StepPart
 
 
 def snapshot(module: nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in module.parameters()]
 
 
-def changed(before: list[torch.Tensor], module: nn.Module) -> list[bool]:
-    return [not torch.equal(b, p) for b, p in zip(before, module.parameters())]
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> list[bool]:
+    return [torch.equal(x, y) for x, y in zip(a, b)]
 
 
-@pytest.fixture
-def module_with_optimizers():
-    module = make_module()
-    g_opt, d_opt = module.configure_optimizers()
-    module.manual_backward = lambda loss: loss.backward()  # no Trainer attached here
-    return module, g_opt, d_opt
+class StepProbe(StepPart):
+    """A step part that records, after each D step and at the G step, what the players hold."""
+
+    def __init__(self):
+        self.events = []
+        self.module = None  # set after the module is built
+
+    def discriminator_step_done(self, step):
+        g, d = self.module.generator, self.module.discriminator
+        self.events.append(("d", snapshot(g), snapshot(d), [p.grad for p in g.parameters()]))
+        return {}
+
+    def generator_terms(self, step):
+        d = step.discriminator
+        self.events.append(("g", snapshot(self.module.generator), snapshot(d), [p.requires_grad for p in d.parameters()]))
+        return {}
 
 
-def test_discriminator_step_updates_only_d(module_with_optimizers):
-    module, g_opt, d_opt = module_with_optimizers
-    real = torch.rand(8, 1, 4, 4) * 2 - 1
-    fake = module.generator(torch.randn(8, 4))
-    g_before, d_before = snapshot(module.generator), snapshot(module.discriminator)
-    module._discriminator_step(d_opt, real, fake.detach(), None)
-    assert not any(changed(g_before, module.generator))
-    assert all(changed(d_before, module.discriminator))
-    assert all(p.grad is None for p in module.generator.parameters())
+@pytest.mark.parametrize("k", [1, 3])
+def test_each_players_step_updates_only_that_player(toy_module, fit, k):
+    probe = StepProbe()
+    module = toy_module(auxiliary_losses=[probe], d_steps_per_g_step=k, iterations=1)
+    probe.module = module
+    g0, d0 = snapshot(module.generator), snapshot(module.discriminator)
+    fit(module)
+    kinds = [event[0] for event in probe.events]
+    assert kinds == ["d"] * k + ["g"]
+    previous_d = d0
+    for _, g, d, g_grads in probe.events[:k]:
+        assert all(same(g0, g))  # D's steps leave G alone ...
+        assert all(grad is None for grad in g_grads)  # ... and leave it no gradients
+        assert not any(same(previous_d, d))  # every D step moves every D weight
+        previous_d = d
+    _, g_at_g_step, d_at_g_step, d_trainable = probe.events[k]
+    assert all(same(previous_d, d_at_g_step)) and all(same(g0, g_at_g_step))
+    assert not any(d_trainable)  # D is frozen for G's backward ...
+    assert all(p.requires_grad for p in module.discriminator.parameters())  # ... and trainable again after
+    assert all(same(previous_d, snapshot(module.discriminator)))  # G's step leaves D alone
+    assert not any(same(g0, snapshot(module.generator)))  # and moves G
+    assert all(p.grad is None for p in module.parameters())
 
-
-def test_generator_step_updates_only_g(module_with_optimizers):
-    module, g_opt, d_opt = module_with_optimizers
-    fake = module.generator(torch.randn(8, 4))
-    g_before, d_before = snapshot(module.generator), snapshot(module.discriminator)
-    module._generator_step(g_opt, fake, None)
-    assert all(changed(g_before, module.generator))
-    assert not any(changed(d_before, module.discriminator))
-    # D's parameters were frozen for G's backward and are trainable again afterwards
-    assert all(p.grad is None for p in module.discriminator.parameters())
-    assert all(p.requires_grad for p in module.discriminator.parameters())
-
-
-def fit(module: GANModule, n_images: int = 64, batch_size: int = 8) -> pl.Trainer:
-    data = TensorDataset(torch.rand(n_images, 1, 4, 4) * 2 - 1, torch.zeros(n_images, dtype=torch.long))
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=-1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(module, DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True))
-    return trainer
 
 
 @pytest.mark.parametrize("d_steps", [1, 3, 5])
-def test_budget_counts_generator_iterations(d_steps):
-    module = make_module(d_steps_per_g_step=d_steps, iterations=7)
-    trainer = fit(module)  # 8 batches per epoch: the budget spans several epochs
+def test_one_batch_is_one_generator_iteration(toy_module, fit, d_steps):
+    module = toy_module(d_steps_per_g_step=d_steps, iterations=7)
+    trainer = fit(module)  # 8 batches of 8 per epoch: the budget spans several epochs
     g_opt, d_opt = module.optimizers(use_pl_optimizer=False)
-    g_steps = {int(s["step"]) for s in g_opt.state.values()}
-    d_steps_taken = {int(s["step"]) for s in d_opt.state.values()}
-    assert module.g_iter == 7 and g_steps == {7}
-    assert module.d_iter == 7 * d_steps and d_steps_taken == {7 * d_steps}
+    assert module.g_iter == 7 and {int(s["step"]) for s in g_opt.state.values()} == {7}
+    assert module.d_iter == 7 * d_steps and {int(s["step"]) for s in d_opt.state.values()} == {7 * d_steps}
+    assert trainer.fit_loop.epoch_loop.batch_progress.total.completed == 7  # Lightning's batch counter
     # Lightning's global_step counts both players' optimiser steps: not the budget's unit
     assert trainer.global_step == 7 * d_steps + 7
 
 
+def test_a_batch_must_hold_k_real_batches(toy_module, toy_data, fit):
+    module = toy_module(d_steps_per_g_step=3, iterations=2)
+    with pytest.raises(ValueError, match="holds 1 real batches, but loss.d_steps_per_g_step=3.*batches_per_iteration=3"):
+        fit(module, toy_data(batches_per_iteration=1))
+
+
 @pytest.mark.parametrize("bad", [dict(d_steps_per_g_step=0), dict(iterations=0), dict(log_every_n=0)])
-def test_rejects_non_positive_counts(bad):
+def test_rejects_non_positive_counts(toy_module, bad):
     with pytest.raises(ValueError, match=next(iter(bad)).split("_per")[0]):
-        make_module(**bad)
+        toy_module(**bad)
+
+
+def test_the_generator_must_meet_the_generator_contract(toy_module):
+    from ganlab.losses import NonSaturatingLoss
+    from ganlab.module import GANModule
+
+    with pytest.raises(TypeError, match="ganlab.networks.Generator"):
+        GANModule(nn.Linear(4, 16), nn.Linear(16, 1), NonSaturatingLoss(), torch.optim.Adam, torch.optim.Adam)

@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from pytorch_lightning.plugins.precision import MixedPrecision
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from ganlab.losses import WassersteinLoss
 from ganlab.module import GANModule
@@ -23,36 +20,25 @@ from ganlab.networks import DOut
 from ganlab.regularizers import GradientPenalty, R1Penalty
 from ganlab.train import build_module
 
+from conftest import ToyData, ToyGenerator, compose_config, fit_module
+
 CONF = Path(__file__).resolve().parents[2] / "conf"
 IMAGE_SHAPE = (1, 8, 8)
 LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
 
 
-def compose_train(overrides: list[str], output_dir: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"])
-
-
 def tiny_module(loss: str, model: str, tmp_path: Path) -> GANModule:
     size = {"mlp": ["model.generator.hidden=[16,16]", "model.discriminator.hidden=[16]"],
             "dcgan": ["model.generator.width=8", "model.discriminator.width=8"]}[model]
-    cfg = compose_train([f"loss={loss}", f"model={model}", "model.latent_dim=8", *size], tmp_path)
+    cfg = compose_config(f"loss={loss}", f"model={model}", "model.latent_dim=8", *size, output_dir=tmp_path)
     return build_module(cfg, image_shape=IMAGE_SHAPE, num_classes=0)
 
 
-def images(n: int = 32, seed: int = 0) -> DataLoader:
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, *IMAGE_SHAPE, generator=g) * 2 - 1  # (n, c, h, w) in [-1, 1]
-    return DataLoader(TensorDataset(x, torch.zeros(n, dtype=torch.long)), batch_size=8, shuffle=False)
-
-
 def fit(module: GANModule, iterations: int, **trainer_kwargs) -> pl.Trainer:
+    """32 random images (n, 1, 8, 8) in batches of 8, k per iteration as the module asks."""
     module.iterations = iterations
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, **trainer_kwargs)
-    trainer.fit(module, train_dataloaders=images())
-    return trainer
+    data = ToyData(n=32, side=IMAGE_SHAPE[1], batch_size=8, batches_per_iteration=module.d_steps_per_g_step)
+    return fit_module(module, data, seed=None, **trainer_kwargs)
 
 
 def snapshot(module: nn.Module) -> list[torch.Tensor]:
@@ -160,23 +146,12 @@ def test_penalty_under_bfloat16_autocast_is_close_to_float32():
         torch.testing.assert_close(g, ref, rtol=5e-2, atol=2e-2 * ref.abs().max().item())
 
 
-class ToyGenerator(nn.Module):
-    latent_dim = 8
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64), nn.Tanh())
-
-    def forward(self, z, y=None):
-        return self.net(z).view(-1, *IMAGE_SHAPE)  # (b, 1, 8, 8)
-
-
 def wgan_gp_module() -> GANModule:
     torch.manual_seed(0)
-    return GANModule(ToyGenerator(), SmallCritic(), WassersteinLoss(),
+    return GANModule(ToyGenerator(side=8, latent_dim=8, hidden=32), SmallCritic(), WassersteinLoss(),
                      generator_optimizer=lambda p: torch.optim.SGD(p, lr=1e-2),
                      discriminator_optimizer=lambda p: torch.optim.SGD(p, lr=1e-2),
-                     regularizers=[GradientPenalty()], iterations=3, log_every_n=1)
+                     regularizers={"gradient_penalty": GradientPenalty()}, iterations=3, log_every_n=1)
 
 
 def test_float16_grad_scaler_serves_both_optimisers():

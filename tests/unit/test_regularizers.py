@@ -6,7 +6,10 @@ from torch import nn
 from ganlab.losses import WassersteinLoss
 from ganlab.module import GANModule
 from ganlab.networks.output import DOut
-from ganlab.regularizers import GradientPenalty, R1Penalty, Regularizer, WeightClip
+from ganlab.regularizers import GradientPenalty, R1Penalty, R2Penalty, Regularizer, WeightClip
+from ganlab.step import StepPart
+
+from conftest import ToyGenerator
 
 SHAPE = (3, 4, 4)  # (c, h, w)
 
@@ -141,9 +144,45 @@ def test_penalty_forward_leaves_float16_autocast():
     assert seen == [torch.float32, torch.bfloat16]
 
 
+# --- R2 -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("norm", [0.0, 1.0, 2.5])
+def test_r2_of_a_linear_critic_is_half_norm_squared(norm):
+    critic = LinearCritic(unit_vector(N_IN, norm))
+    assert R2Penalty()(critic, batch(), batch(seed=2), None).item() == pytest.approx(0.5 * norm**2, rel=1e-5, abs=1e-7)
+
+
+def test_r2_is_measured_on_generated_data_only():
+    fake = batch(seed=2)
+    critic = QuadraticCritic(1.5)
+    expected = 0.5 * (2 * 1.5 * fake.flatten(1)).pow(2).sum(1).mean()
+    for real in (batch(seed=1), batch(seed=3) * 0.1):
+        assert R2Penalty()(critic, real, fake, None).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert R2Penalty()(critic, fake, batch(seed=1), None).item() != pytest.approx(expected.item(), rel=1e-3)
+
+
+def test_r2_trains_the_critic_and_not_the_generator():
+    critic = LinearCritic(unit_vector(N_IN, 2.0))
+    fake = batch(seed=2).requires_grad_(True)  # as if it came from G
+    y = torch.arange(8)
+    R2Penalty()(critic, batch(), fake, y).backward()
+    assert critic.seen_y is y and fake.grad is None
+    torch.testing.assert_close(critic.w.grad, critic.w.detach(), rtol=1e-5, atol=1e-6)  # d/dw 0.5||w||^2 = w
+
+
+def test_r1_plus_r2_is_r3gans_penalty():
+    # R3GAN: gamma/2 (||grad D(x)||^2 + ||grad D(G(z))||^2), per sample, averaged
+    real, fake, gamma = batch(seed=1), batch(seed=2), 0.05
+    critic = QuadraticCritic(0.7)
+    ours = gamma * R1Penalty()(critic, real, fake, None) + gamma * R2Penalty()(critic, real, fake, None)
+    grad_real, grad_fake = 2 * 0.7 * real.flatten(1), 2 * 0.7 * fake.flatten(1)
+    reference = (gamma / 2 * (grad_real.pow(2).sum(1) + grad_fake.pow(2).sum(1))).mean()
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-5)
+
+
 # --- weight / every_n validation --------------------------------------------------------------
 
-@pytest.mark.parametrize("cls", [GradientPenalty, R1Penalty])
+@pytest.mark.parametrize("cls", [GradientPenalty, R1Penalty, R2Penalty])
 def test_regularisers_validate_weight_and_every_n(cls):
     reg = cls(weight=2.0, every_n=16)
     assert isinstance(reg, Regularizer) and (reg.weight, reg.every_n) == (2.0, 16)
@@ -176,17 +215,6 @@ def test_weight_clip_validates():
         WeightClip(0.0)
 
 
-class TinyG(nn.Module):
-    latent_dim = 4
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Linear(4, 16)
-
-    def forward(self, z, y=None):
-        return torch.tanh(self.net(z)).view(-1, 1, 4, 4)
-
-
 class TinyCritic(nn.Module):
     def __init__(self):
         super().__init__()
@@ -196,19 +224,30 @@ class TinyCritic(nn.Module):
         return DOut(score=self.net(x).squeeze(1))
 
 
-def test_after_a_wgan_clip_critic_step_every_parameter_lies_in_the_box():
+class CriticAfterEachStep(StepPart):
+    """Records D's parameters after each D step (the constraints have run by then)."""
+
+    def __init__(self):
+        self.after = []
+
+    def discriminator_step_done(self, step):
+        self.after.append([p.detach().clone() for p in step.discriminator.parameters()])
+        return {}
+
+
+def test_after_a_wgan_clip_critic_step_every_parameter_lies_in_the_box(fit):
     c = 0.01
+    probe = CriticAfterEachStep()
+    torch.manual_seed(0)
     module = GANModule(
-        generator=TinyG(), discriminator=TinyCritic(), loss=WassersteinLoss(),
+        generator=ToyGenerator(), discriminator=TinyCritic(), loss=WassersteinLoss(),
         generator_optimizer=lambda p: torch.optim.RMSprop(p, lr=0.5),
         discriminator_optimizer=lambda p: torch.optim.RMSprop(p, lr=0.5),  # steps far outside the box
-        constraints=[WeightClip(c)], d_steps_per_g_step=5)
-    module.manual_backward = lambda loss: loss.backward()  # no Trainer attached
-    g_opt, d_opt = module.configure_optimizers()
-    real = torch.rand(8, 1, 4, 4) * 2 - 1
+        constraints=[WeightClip(c)], auxiliary_losses=[probe], d_steps_per_g_step=5, iterations=1)
     before = [p.detach().clone() for p in module.discriminator.parameters()]
-    module._discriminator_step(d_opt, real, module.generator(torch.randn(8, 4)).detach(), None)
-    for b, p in zip(before, module.discriminator.parameters()):
-        assert not torch.equal(b, p)
-        assert p.abs().max().item() <= c + 1e-12
-    assert any(p.abs().max().item() == pytest.approx(c) for p in module.discriminator.parameters())
+    fit(module)
+    assert len(probe.after) == 5
+    assert not any(torch.equal(b, p) for b, p in zip(before, probe.after[0]))  # the first step moved every one
+    for after in probe.after:  # and after every critic step each lies in the box
+        assert all(p.abs().max().item() <= c + 1e-12 for p in after)
+        assert any(p.abs().max().item() == pytest.approx(c) for p in after)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 class GracefulStop(pl.Callback):
     """The first SIGINT or SIGTERM lets the running step finish, brings `last.ckpt` up to date
     through the run's IterationCheckpoint and stops; `ckpt_path=.../last.ckpt` then resumes at the
-    same step. A second Ctrl-C interrupts at once (without a checkpoint).
+    same step. A second Ctrl-C stops at once (without a checkpoint), exit status 130.
 
     Lightning's own SIGTERM handler is replaced while training runs and restored afterwards. With
     several processes, the first rank that receives a signal stops them all at the same step.
@@ -47,7 +47,10 @@ class GracefulStop(pl.Callback):
         if self._pid is not None and os.getpid() != self._pid:
             return  # a DataLoader worker (Ctrl-C reaches the whole process group): the trainer decides
         if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+            log.warning("second Ctrl-C: stopping at once, without a checkpoint (the last one saved is kept)")
+            # Not KeyboardInterrupt: Lightning turns that into exit status 1. This passes through
+            # Lightning's teardown and ends the process with 130, as Ctrl-C should.
+            raise SystemExit(128 + signal.SIGINT)
         self.received = signum
         log.warning("%s received: stopping after the current step and saving a checkpoint "
                     "(press Ctrl-C again to stop at once, without one)", signal.Signals(signum).name)

@@ -9,11 +9,12 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from ganlab import names
 from ganlab.callbacks.best_checkpoint import BestCheckpoint
-from ganlab.callbacks.ema import evaluation_generator
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.config_checks import ConfigError
+from ganlab.metrics.class_scores import CLASS_SCORE_NAMES, ClassTally
 from ganlab.metrics.features import Features, as_features, fingerprint
 from ganlab.metrics.real_features import cache_file, extract_features, load_or_compute, share
 from ganlab.metrics.scores import FeatureScores, score_names
@@ -53,6 +54,7 @@ class ImageMetrics(pl.Callback):
         cache_dir: str | None = None,  # where real-image features are cached; None: no cache
         seed: int = 0,  # picks the real images and the noise of the generated ones
         best_checkpoint: BestCheckpoint | None = None,
+        class_scores: bool = False,  # class_share_min, class_accuracy: logits must index the data's classes
     ):
         for key, value, least in (("every_n", every_n, 1), ("num_samples", num_samples, 2),
                                   ("batch_size", batch_size, 1), ("kid_subsets", kid_subsets, 1),
@@ -62,7 +64,7 @@ class ImageMetrics(pl.Callback):
         if kid_subset_size is not None and not 1 <= kid_subset_size <= num_samples:
             raise ConfigError(f"callbacks.metrics.kid_subset_size={kid_subset_size} must be between 1 and "
                               f"callbacks.metrics.num_samples={num_samples} (null: min(1000, num_samples))")
-        self.names = score_names(kid, inception_score)
+        self.names = score_names(kid, inception_score) + (list(CLASS_SCORE_NAMES) if class_scores else [])
         if best_checkpoint is not None and best_checkpoint.monitor not in self.names:
             raise ConfigError(f"callbacks.metrics.best_checkpoint.monitor={best_checkpoint.monitor!r} is not computed; "
                               f"choose one of {self.names}")
@@ -78,6 +80,8 @@ class ImageMetrics(pl.Callback):
         self.cache_dir = cache_dir
         self.seed = seed
         self.best_checkpoint = best_checkpoint
+        self.class_scores = class_scores
+        self.reference: dict[str, float] = {}  # a fitted feature network's report (classifier_accuracy, fid_floor)
         self.scores: FeatureScores | None = None  # built at fit start, holding the real features
         self.results: dict[str, float] = {}  # the latest evaluation
         self.evaluated_at: int | None = None  # its generator iteration
@@ -86,15 +90,16 @@ class ImageMetrics(pl.Callback):
     @property
     def summary_names(self) -> list[str]:
         """The keys of `summary()`, known before training (the hparams tab's columns)."""
-        best = [f"final/best_{self.best_checkpoint.monitor}"] if self.best_checkpoint is not None else []
-        return [f"final/{name}" for name in self.names] + best
+        best = [names.final(f"best_{self.best_checkpoint.monitor}")] if self.best_checkpoint is not None else []
+        reference = [names.final(name) for name in getattr(self.feature_network, "report_names", ())]
+        return [names.final(name) for name in self.names] + best + reference
 
     def summary(self) -> dict[str, float]:
         """The latest evaluation's results as final/<name>, and the best monitored value as
         final/best_<monitor> (the hparams tab's columns and run()'s return value)."""
-        summary = {f"final/{name}": value for name, value in self.results.items()}
+        summary = {names.final(name): value for name, value in {**self.results, **self.reference}.items()}
         if self.best_checkpoint is not None and self.best_checkpoint.best is not None:
-            summary[f"final/best_{self.best_checkpoint.monitor}"] = self.best_checkpoint.best
+            summary[names.final(f"best_{self.best_checkpoint.monitor}")] = self.best_checkpoint.best
         return summary
 
     # --- Lightning hooks -------------------------------------------------------------------------
@@ -108,8 +113,21 @@ class ImageMetrics(pl.Callback):
         if any(isinstance(c, IterationCheckpoint) for c in earlier):
             log.warning("callbacks.metrics comes after callbacks.checkpoint: a checkpoint written at an evaluation's "
                         "iteration will not hold that evaluation (list the metrics first)")
+        # --- a feature network trained on the run's data (metrics/classifier.py), before its features
+        fit_to_data = getattr(self.feature_network, "fit_to_data", None)
+        if fit_to_data is not None:
+            self.reference = fit_to_data(trainer.datamodule, pl_module.device, self.num_samples, trainer.strategy)
+            for logger in trainer.loggers:
+                logger.log_metrics({names.metric(name): value for name, value in self.reference.items()},
+                                   step=pl_module.g_iter)
+        # ---
         self.feature_network.to(pl_module.device)
         real = self._real_features(trainer, pl_module.device)
+        if self.class_scores and (real.logits is None or real.logits.shape[1] != trainer.datamodule.num_classes):
+            raise ConfigError(f"callbacks.metrics.class_scores=true needs a feature network whose logits are the "
+                              f"data's {trainer.datamodule.num_classes} classes (callbacks/metrics=classifier); "
+                              f"this one returns {None if real.logits is None else real.logits.shape[1]}. "
+                              "Set callbacks.metrics.class_scores=false.")
         if self.inception_score and real.logits is None:
             raise ConfigError("callbacks.metrics.inception_score=true needs class logits, but the feature network "
                               "returns features only; set callbacks.metrics.inception_score=false or return "
@@ -120,13 +138,12 @@ class ImageMetrics(pl.Callback):
         self.scores.add_real(share(real, trainer.global_rank, trainer.world_size).features.to(pl_module.device))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        g_iter = pl_module.g_iter
-        if g_iter > 0 and g_iter % self.every_n == 0 and g_iter != self.evaluated_at:
+        if pl_module.g_iter % self.every_n == 0:  # one batch = one generator iteration
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
         stopped = any(isinstance(c, GracefulStop) and c.received is not None for c in trainer.callbacks)
-        if pl_module.g_iter > 0 and pl_module.g_iter != self.evaluated_at and not stopped:
+        if pl_module.g_iter % self.every_n != 0 and not stopped:  # else evaluated at its batch end
             self.evaluate(trainer, pl_module)
 
     def state_dict(self) -> dict[str, Any]:
@@ -148,28 +165,35 @@ class ImageMetrics(pl.Callback):
             return {}
         started = time.perf_counter()
         device, g_iter = pl_module.device, pl_module.g_iter
-        generator = evaluation_generator(trainer, pl_module)
+        generator = pl_module.evaluation_generator
         rank, world_size = trainer.global_rank, trainer.world_size
         z = seeded_noise(self.num_samples, generator.latent_dim, self.seed)[rank::world_size]
-        labels = (seeded_labels(self.num_samples, pl_module.num_classes, self.seed + 1)[rank::world_size]
-                  if pl_module.num_classes > 0 else None)
-        for images in image_batches(generator, z, labels, device, self.batch_size):
+        labels = (seeded_labels(self.num_samples, generator.num_classes, self.seed + 1)[rank::world_size]
+                  if generator.num_classes > 0 else None)
+        tally = ClassTally(trainer.datamodule.num_classes, device) if self.class_scores else None
+        requested = labels if generator.conditional else None  # class_accuracy: conditional generators only
+        for i, images in enumerate(image_batches(generator, z, labels, device, self.batch_size)):
             out = as_features(self.feature_network(quantize(images)))
             self.scores.add_generated(out.features.float(), None if out.logits is None else out.logits.float())
+            if tally is not None:  # class scores (metrics/class_scores.py), batch i of the requested labels
+                tally.add(out.logits, None if requested is None else requested.split(self.batch_size)[i])
         rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(self.seed)
             results = self.scores.compute()
         self.scores.reset_generated()
+        if tally is not None:
+            results.update(tally.compute(lambda t: trainer.strategy.reduce(t, reduce_op="sum")
+                                         if trainer.world_size > 1 else t))
         if trainer.world_size > 1:  # bit-identical on every rank, so every rank takes the same decisions
             results = trainer.strategy.broadcast(results, src=0)
         self.results, self.evaluated_at = results, g_iter
 
-        scalars = {f"metrics/{name}": value for name, value in results.items()}
+        scalars = {names.metric(name): value for name, value in results.items()}
         if self.best_checkpoint is not None:
             self.best_checkpoint.update(trainer, g_iter, results)
             if self.best_checkpoint.best is not None:
-                scalars[f"best/{self.best_checkpoint.monitor}"] = self.best_checkpoint.best
+                scalars[names.best(self.best_checkpoint.monitor)] = self.best_checkpoint.best
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=g_iter)
         if trainer.is_global_zero:

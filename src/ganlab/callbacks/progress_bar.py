@@ -34,7 +34,8 @@ class IterationProgressBar(ProgressBar):
                              unit="it", dynamic_ncols=True, file=sys.stderr, smoothing=0.1)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self._bar is None or pl_module.g_iter == self._bar.n:
+        # one batch = one generator iteration
+        if self._bar is None:
             return
         if pl_module.g_iter % self.refresh_rate == 0 or pl_module.g_iter >= pl_module.iterations:
             metrics = self.get_metrics(trainer, pl_module)

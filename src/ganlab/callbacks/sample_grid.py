@@ -7,7 +7,6 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid, save_image
 
-from ganlab.callbacks.ema import evaluation_generator
 from ganlab.sampling import generate, generate_from_noise, interpolate, seeded_noise
 
 
@@ -15,7 +14,9 @@ class SampleGrid(pl.Callback):
     """Writes `samples/iter_XXXXXXX.png` and a TensorBoard image from the same fixed noise each time,
     so grids from different iterations are comparable. TensorBoard also gets `interpolation`:
     `interpolation_rows` rows of `interpolation_steps` images along spherical paths between fixed
-    seeds (0 rows: none). With an EMA of G on, both show the EMA.
+    seeds (0 rows: none). Both show the module's `evaluation_generator` (the EMA of G when the run
+    keeps one). Written at the end of every `every_n`-th generator iteration (one Lightning batch)
+    and at the end of training, unless that iteration already got its grid.
 
     A class-conditional generator gets a class grid instead: one row per class (at most
     `max_class_rows`), the same noise down each column, `num_samples // rows` columns (at least 4).
@@ -35,31 +36,28 @@ class SampleGrid(pl.Callback):
         self.seed = seed
         self.interpolation_rows = interpolation_rows
         self.interpolation_steps = max(interpolation_steps, 2)
-        self._written_at: int | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        g_iter = pl_module.g_iter
-        if g_iter > 0 and g_iter % self.every_n == 0 and g_iter != self._written_at:
+        if pl_module.g_iter % self.every_n == 0:
             self.write(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if pl_module.g_iter != self._written_at:
+        if pl_module.g_iter % self.every_n != 0 or pl_module.g_iter == 0:  # else written at its batch end
             self.write(trainer, pl_module)
 
     @torch.no_grad()
     def write(self, trainer: pl.Trainer, pl_module) -> None:
-        self._written_at = pl_module.g_iter
         if not trainer.is_global_zero:
             return
-        generator = evaluation_generator(trainer, pl_module)
+        generator = pl_module.evaluation_generator
         row_labels = None
-        if getattr(generator, "conditional", False):
-            rows = min(pl_module.num_classes, self.max_class_rows)
+        if generator.conditional:
+            rows = min(generator.num_classes, self.max_class_rows)
             columns = max(4, self.num_samples // rows)
             z = seeded_noise(columns, generator.latent_dim, self.seed).repeat(rows, 1)  # (rows * columns, d)
             labels = torch.arange(rows).repeat_interleave(columns)  # row r: class r
             images = generate_from_noise(generator, z, labels, device=pl_module.device)
-            row_labels = torch.arange(self.interpolation_rows) % pl_module.num_classes
+            row_labels = torch.arange(self.interpolation_rows) % generator.num_classes
         else:
             columns = int(self.num_samples**0.5)
             images = generate(generator, self.num_samples, seed=self.seed, device=pl_module.device)

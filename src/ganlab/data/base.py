@@ -2,9 +2,11 @@
 DataLoader (resumable shuffle, rank-aware, static batch shapes), real images for metrics and a
 cache key for their statistics.
 
-A DataModule hands out `(x, y)`: x float32 (b, c, h, w) in [-1, 1], y int64 (b,) class labels
-(zeros when the data has no labels). `image_shape` and `num_classes` are known right after
-construction, before `prepare_data` / `setup`.
+The training DataLoader hands out one item per generator iteration: `(real, labels)`, real
+float32 (k, b, c, h, w) in [-1, 1], labels int64 (k, b) class labels (zeros when the data has no
+labels), the k = `batches_per_iteration` real batches of the iteration's discriminator steps, in
+the order of ganlab.data.sampler's batch stream. `image_shape` and `num_classes` are known right
+after construction, before `prepare_data` / `setup`.
 """
 from __future__ import annotations
 
@@ -54,12 +56,16 @@ class GANDataModule(pl.LightningDataModule):
         pin_memory: bool = True,  # page-locked batches for faster copies to the GPU (when there is one)
         persistent_workers: bool = True,  # keep workers between epochs (only with num_workers > 0)
         seed: int | None = None,  # data order seed; None: the run's seed (PL_GLOBAL_SEED)
+        batches_per_iteration: int = 1,  # k: real batches per item (run() passes loss.d_steps_per_g_step)
     ):
         super().__init__()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"data.num_workers must be an integer >= 0, got {num_workers!r}")
+        if isinstance(batches_per_iteration, bool) or not isinstance(batches_per_iteration, int) \
+                or batches_per_iteration < 1:
+            raise ConfigError(f"loss.d_steps_per_g_step must be a positive integer, got {batches_per_iteration!r}")
         self.root = Path(str(root)).expanduser()
         self.download = bool(download)
         self.batch_size = batch_size
@@ -67,6 +73,7 @@ class GANDataModule(pl.LightningDataModule):
         self.pin_memory = bool(pin_memory)
         self.persistent_workers = bool(persistent_workers)
         self.seed = seed
+        self.batches_per_iteration = batches_per_iteration
         self._train: Dataset | None = None
         self._loader: GANDataLoader | None = None  # the latest training loader
         self._order_state: dict[str, int] | None = None  # data order to resume from
@@ -121,8 +128,8 @@ class GANDataModule(pl.LightningDataModule):
             share = f" per process ({world_size} processes)" if world_size > 1 else ""
             raise ConfigError(f"data.batch_size={self.batch_size} is larger than the {len(sampler)} training "
                               f"images{share} of {self.name}: no complete batch. Lower data.batch_size.")
-        self._loader = GANDataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                                     **self._loader_options())
+        self._loader = GANDataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                                     batches_per_iteration=self.batches_per_iteration, **self._loader_options())
         if self._order_state is not None:
             self._loader.load_state_dict(self._order_state)
             self._order_state = None

@@ -17,9 +17,11 @@ from torch import Tensor
 
 from ganlab.data.base import InMemoryDataModule
 from ganlab.data.datasets import DatasetError
+from ganlab.data.transforms import resize_uint8
 
 FOLDER = "cifar-10-batches-py"
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+TEST_BATCH = "test_batch"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -77,8 +79,12 @@ class CIFAR10DataModule(InMemoryDataModule):
             if (self.root / BATCHES[0]).is_file():
                 hint = f"(found {(self.root / BATCHES[0]).resolve()}: use data.root={self.root.parent.resolve()})\n"
             raise self._missing(FOLDER, [self.folder / name for name in BATCHES], hint=hint)
+        return self._read(BATCHES)
+
+    def _read(self, names: list[str]) -> tuple[Tensor, Tensor]:
+        """The batches `names` of the folder -> uint8 (n, 3, 32, 32), int64 labels (n,)."""
         images, labels = [], []
-        for name in BATCHES:
+        for name in names:
             batch = read_batch(self.folder / name)
             data, batch_labels = np.asarray(batch.get("data")), np.asarray(batch.get("labels"))
             if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(batch_labels) != len(data):
@@ -90,3 +96,14 @@ class CIFAR10DataModule(InMemoryDataModule):
         if y.min(initial=0) < 0 or y.max(initial=0) > 9:
             raise DatasetError(f"{self.folder}: labels outside 0..9")
         return torch.from_numpy(np.concatenate(images)), torch.from_numpy(y)
+
+    def test_split(self) -> tuple[Tensor, Tensor] | None:
+        """CIFAR-10's 10k test images, uint8 (n, *image_shape) (resized like the training set), and
+        their labels, when cifar-10-batches-py/test_batch is present; None otherwise. Never used for
+        training (held-out images for evaluation metrics)."""
+        if not (self.folder / TEST_BATCH).is_file():
+            return None
+        x, y = self._read([TEST_BATCH])
+        if tuple(x.shape[1:]) != tuple(self.image_shape):
+            x = resize_uint8(x, self.image_shape[1:])
+        return x, y

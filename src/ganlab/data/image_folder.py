@@ -19,7 +19,7 @@ from typing import Any
 
 from ganlab.config_checks import ConfigError
 from ganlab.data.base import GANDataModule
-from ganlab.data.datasets import ImageFiles
+from ganlab.data.datasets import DatasetError, ImageFiles
 from ganlab.data.transforms import IMAGE_EXTENSIONS, PIL_MODES, load_image
 
 
@@ -115,5 +115,22 @@ class ImageFolderDataModule(GANDataModule):
     def _build_dataset(self) -> ImageFiles:
         _, files, labels = self._scan()
         decode = partial(load_image, channels=self.channels, size=self.image_size)
-        return ImageFiles(files, labels, decode, skip_corrupt=self.skip_corrupt,
-                          description=f"image folder {self.resolved_root}")
+        dataset = ImageFiles(files, labels, decode, skip_corrupt=self.skip_corrupt,
+                             description=f"image folder {self.resolved_root}")
+        check_decodable(dataset, self.resolved_root)
+        return dataset
+
+
+def check_decodable(dataset: ImageFiles, root: Path) -> None:
+    """Raises DatasetError when not one file of the folder decodes (rather than an error about the
+    batch size, or a DataLoader worker's traceback, later). Files are tried in order until one
+    decodes: a single decode for a healthy folder."""
+    first = None
+    for i in range(len(dataset)):
+        try:
+            dataset.decode(dataset.path(i))
+            return
+        except Exception as error:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, ...
+            first = first or f"{dataset.path(i)}: {type(error).__name__}: {error}"
+    raise DatasetError(f"image folder {root}: none of its {len(dataset)} image files can be decoded (the first, "
+                       f"{first}). Check that they are images, or set data.root=<a directory of images>.")

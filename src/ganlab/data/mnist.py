@@ -16,8 +16,10 @@ from torch import Tensor
 
 from ganlab.data.base import InMemoryDataModule
 from ganlab.data.datasets import DatasetError
+from ganlab.data.transforms import resize_uint8
 
 IMAGES, LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
+TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -82,6 +84,21 @@ class MNISTDataModule(InMemoryDataModule):
             raise DatasetError(f"{images} / {labels}: not MNIST training images and labels "
                                f"(shapes {x.shape} and {y.shape})")
         return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
+
+    def test_split(self) -> tuple[Tensor, Tensor] | None:
+        """MNIST's 10k test images, uint8 (n, *image_shape) (resized like the training set), and
+        their labels, when t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (or .gz) are in raw/;
+        None otherwise. Never used for training (held-out images for evaluation metrics)."""
+        images, labels = self._find(TEST_IMAGES), self._find(TEST_LABELS)
+        if images is None or labels is None:
+            return None
+        x, y = read_idx(images), read_idx(labels)
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != x.shape[:1] or y.max(initial=0) > 9:
+            raise DatasetError(f"{images} / {labels}: not MNIST test images and labels (shapes {x.shape} and {y.shape})")
+        x = torch.from_numpy(x.copy()).unsqueeze(1)
+        if tuple(x.shape[1:]) != tuple(self.image_shape):
+            x = resize_uint8(x, self.image_shape[1:])
+        return x, torch.from_numpy(y.astype(np.int64))
 
     def _hint(self) -> str:
         """Where the files are, when data.root points one or two levels too deep."""

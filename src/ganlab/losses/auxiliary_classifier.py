@@ -4,17 +4,20 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab.names import D_CLASS, G_CLASS
 from ganlab.networks.output import DOut
+from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms
 
 
-class AuxiliaryClassifierLoss:
+class AuxiliaryClassifierLoss(StepPart):
     """Added to both players' losses, next to any adversarial loss (`conditioning=acgan`).
 
     D: weight * (CE(classifier(x), y) + CE(classifier(G(z, y)), y)) — it learns to name the class of
        real and generated images (with `on_fake=false`, of real images only, a common variant that
        keeps D's classifier from learning G's mistakes).
     G: weight * CE(classifier(G(z, y)), y) — its samples should be recognisable as the class asked for.
-    Reads DOut.class_logits (the discriminator's `aux_classifier=true` head).
+    Reads DOut.class_logits (the discriminator's `aux_classifier=true` head). Step terms:
+    `loss/d_class`, `loss/g_class`.
     """
 
     def __init__(self, weight: float = 1.0, on_fake: bool = True):
@@ -31,6 +34,12 @@ class AuxiliaryClassifierLoss:
 
     def generator_loss(self, fake: DOut, y: Tensor) -> Tensor:
         return self.weight * F.cross_entropy(_logits(fake), y)
+
+    def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
+        return {D_CLASS: self.discriminator_loss(step.d_real, step.d_fake, step.labels)}
+
+    def generator_terms(self, step: GeneratorStep) -> Terms:
+        return {G_CLASS: self.generator_loss(step.d_fake, step.labels)}
 
 
 def _logits(out: DOut) -> Tensor:

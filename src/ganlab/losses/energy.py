@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab.diagnostics import threshold_accuracy
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import DOut
 
@@ -55,3 +56,7 @@ class EnergyLoss(AdversarialLoss):
                 "discriminator returns none: use an autoencoder discriminator (loss=ebgan with a model that "
                 "has a conf/model_loss/<model>_ebgan.yaml), or set loss.objective.pt_weight=0")
         return loss + self.pt_weight * pull_away_term(fake.features)
+
+    def real_fake_accuracy(self, real: DOut, fake: DOut) -> tuple[Tensor, Tensor]:
+        """Real when the energy is below half the margin (D drives real energies to 0, fakes' to m)."""
+        return threshold_accuracy(real.score, fake.score, self.margin / 2, higher_is_real=False)

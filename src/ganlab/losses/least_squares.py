@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ganlab.diagnostics import threshold_accuracy
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import DOut
 
@@ -29,3 +30,7 @@ class LeastSquaresLoss(AdversarialLoss):
 
     def generator_loss(self, fake: DOut) -> Tensor:
         return 0.5 * (fake.score - self.c).pow(2).mean()
+
+    def real_fake_accuracy(self, real: DOut, fake: DOut) -> tuple[Tensor, Tensor]:
+        """Real when the score is nearer the real label b than the fake label a."""
+        return threshold_accuracy(real.score, fake.score, (self.a + self.b) / 2, higher_is_real=self.b > self.a)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ganlab.diagnostics import relative_accuracy
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import DOut
 
@@ -22,3 +23,7 @@ class WassersteinLoss(AdversarialLoss):
 
     def generator_loss(self, fake: DOut) -> Tensor:
         return -fake.score.mean()
+
+    def real_fake_accuracy(self, real: DOut, fake: DOut) -> tuple[Tensor, Tensor]:
+        """A critic's offset is arbitrary: each score is judged against the other side's mean."""
+        return relative_accuracy(real.score, fake.score)

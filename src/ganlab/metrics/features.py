@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.config_checks import ConfigError
+from ganlab.data.transforms import to_unit_range
 
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
@@ -51,11 +52,6 @@ def fingerprint(network: nn.Module) -> str:
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return f"{type(network).__name__}-{digest.hexdigest()[:16]}"
-
-
-def to_unit_range(images: Tensor) -> Tensor:
-    """uint8 (n, c, h, w) in [0, 255] -> float32 in [-1, 1]."""
-    return images.float() / 127.5 - 1.0
 
 
 def to_rgb(images: Tensor) -> Tensor:

@@ -21,10 +21,14 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from ganlab.metrics.manifold import NAMES as MANIFOLD_NAMES
+from ganlab.metrics.manifold import ManifoldMetrics
 
-def score_names(kid: bool, inception_score: bool) -> list[str]:
+
+def score_names(kid: bool, inception_score: bool, manifold: bool = False) -> list[str]:
     """The names of the results `FeatureScores.compute` returns with these settings."""
-    return ["fid"] + (["kid", "kid_std"] if kid else []) + (["is", "is_std"] if inception_score else [])
+    return (["fid"] + (["kid", "kid_std"] if kid else []) + (["is", "is_std"] if inception_score else [])
+            + (list(MANIFOLD_NAMES) if manifold else []))
 
 
 class PassThrough(nn.Identity):
@@ -41,10 +45,13 @@ class FeatureScores(nn.Module):
 
     Results: fid; kid and kid_std (mean and standard deviation over `kid_subsets` random subsets
     of `kid_subset_size` images, the polynomial-kernel MMD of Binkowski et al. 2018); is and
-    is_std (over `is_splits` splits, Salimans et al. 2016)."""
+    is_std (over `is_splits` splits, Salimans et al. 2016); with `manifold`, precision and recall
+    (Kynkaanniemi et al. 2019, k = `precision_recall_k`) and density and coverage (Naeem et al. 2020,
+    k = `density_coverage_k`) on the same features (metrics/manifold.py)."""
 
     def __init__(self, num_features: int, kid: bool = True, inception_score: bool = True,
-                 kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10):
+                 kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10,
+                 manifold: bool = False, precision_recall_k: int = 3, density_coverage_k: int = 5):
         super().__init__()
         with warnings.catch_warnings():  # "will save all extracted features in buffer": intended
             warnings.simplefilter("ignore", UserWarning)
@@ -53,17 +60,20 @@ class FeatureScores(nn.Module):
                                                 subset_size=kid_subset_size, reset_real_features=False)
                         if kid else None)
             self.inception_score = InceptionScore(feature=nn.Identity(), splits=is_splits) if inception_score else None
+        self.manifold = ManifoldMetrics(precision_recall_k, density_coverage_k) if manifold else None
         self._generated: list[tuple[Tensor, Tensor | None]] = []  # this evaluation's batches
 
     @property
     def names(self) -> list[str]:
-        return score_names(self.kid is not None, self.inception_score is not None)
+        return score_names(self.kid is not None, self.inception_score is not None, self.manifold is not None)
 
     def add_real(self, features: Tensor) -> None:
         """Real features (n, d) of this process's share."""
         self.fid.update(features, real=True)
         if self.kid is not None:
             self.kid.update(features, real=True)
+        if self.manifold is not None:
+            self.manifold.update(features, real=True)
 
     def add_generated(self, features: Tensor, logits: Tensor | None) -> None:
         """A batch of generated features (n, d) and class logits (n, k) of this process's share."""
@@ -79,6 +89,8 @@ class FeatureScores(nn.Module):
         self.fid.update(features, real=False)
         if self.kid is not None:
             self.kid.update(features, real=False)
+        if self.manifold is not None:
+            self.manifold.update(features, real=False)
         if self.inception_score is not None:
             self.inception_score.update(torch.cat([logits for _, logits in self._generated]))  # (n, k)
         self._generated = []
@@ -94,11 +106,13 @@ class FeatureScores(nn.Module):
         if self.inception_score is not None:
             mean, std = self.inception_score.compute()
             results.update({"is": float(mean), "is_std": float(std)})
+        if self.manifold is not None:
+            results.update(self.manifold.compute())
         return results
 
     def reset_generated(self) -> None:
         """Forgets the generated images (the real ones are kept)."""
         self._generated = []
-        for metric in (self.fid, self.kid, self.inception_score):
+        for metric in (self.fid, self.kid, self.inception_score, self.manifold):
             if metric is not None:
                 metric.reset()

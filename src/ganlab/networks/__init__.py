@@ -4,7 +4,7 @@ from ganlab.networks.autoencoder import AutoencoderDiscriminator
 from ganlab.networks.dcgan import DCGANAutoencoder, DCGANDiscriminator, DCGANGenerator
 from ganlab.networks.layers import instance_norm, layer_norm
 from ganlab.networks.mlp import MLPAutoencoder, MLPDiscriminator, MLPGenerator
-from ganlab.networks.output import DOut
+from ganlab.networks.output import DOut, Generator
 from ganlab.networks.resnet import ResNetAutoencoder, ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "DCGANDiscriminator",
     "DCGANGenerator",
     "DOut",
+    "Generator",
     "MLPAutoencoder",
     "MLPDiscriminator",
     "MLPGenerator",

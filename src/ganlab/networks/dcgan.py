@@ -27,10 +27,10 @@ from ganlab.networks.layers import (
     make_norm,
     pyramid,
 )
-from ganlab.networks.output import DOut
+from ganlab.networks.output import DOut, Generator
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],  # (c, h, w) of the data
@@ -41,12 +41,10 @@ class DCGANGenerator(nn.Module):
         label_dim: int = 0,  # concat conditioning: a label embedding of this size joins z (0: off)
         conditional_norm: bool = False,  # class-conditional BatchNorm instead of `norm`
     ):
-        super().__init__()
+        super().__init__(latent_dim, num_classes, conditional=label_dim > 0 or conditional_norm)
         channels, _, _ = image_shape
         stages, side = pyramid(image_shape)
         self.image_shape = tuple(image_shape)
-        self.latent_dim = latent_dim
-        self.conditional = label_dim > 0 or conditional_norm
         self.label = LabelVector(num_classes, label_dim) if label_dim > 0 else None
 
         def norm_layer(c: int) -> nn.Module:

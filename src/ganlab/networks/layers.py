@@ -151,3 +151,49 @@ class ScoreHead(nn.Module):
             score = score + (self.projection(y) * features).sum(dim=1)
         logits = self.classifier(features) if self.classifier is not None else None
         return score, logits
+
+
+class Maxout(nn.Module):
+    """A maxout layer (Goodfellow et al. 2013): (n, in) -> (n, out), the maximum of `pieces` linear
+    functions per output unit."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int):
+        super().__init__()
+        if pieces < 1:
+            raise ValueError(f"maxout needs at least 1 piece per unit, got {pieces}")
+        self.out_features = out_features
+        self.pieces = pieces
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.linear(h).view(-1, self.out_features, self.pieces).amax(dim=2)  # (n, out)
+
+
+class MinibatchStdDev(nn.Module):
+    """The minibatch standard-deviation feature of Karras et al. 2018 (ProGAN, sec. 3): the samples
+    are split into groups of `group_size` (sample i belongs to group i mod (n / group_size)); for each
+    group the standard deviation over its members of every feature (and pixel) is averaged into one
+    number, which is appended to each member as one more feature (vectors (n, f) -> (n, f + 1)) or
+    one more constant channel (maps (n, c, h, w) -> (n, c + 1, h, w)). A discriminator that sees it can
+    tell a batch of near-identical fakes (mode collapse) from varied real data.
+
+    A batch smaller than `group_size` forms one group; otherwise n must be a multiple of it."""
+
+    def __init__(self, group_size: int = 4, eps: float = 1e-8):
+        super().__init__()
+        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
+            raise ValueError(f"minibatch_std: the group size must be an integer >= 2, got {group_size!r}")
+        self.group_size = group_size
+        self.eps = eps
+
+    def forward(self, h: Tensor) -> Tensor:
+        n = h.shape[0]
+        group = min(self.group_size, n)
+        if n % group != 0:
+            raise ValueError(f"minibatch_std: a batch of {n} does not split into groups of {group}; "
+                             "use a batch size that is a multiple of the group size")
+        grouped = h.float().reshape(group, n // group, *h.shape[1:])  # (g, n/g, ...)
+        std = (grouped.var(dim=0, unbiased=False) + self.eps).sqrt()  # (n/g, ...)
+        feature = std.flatten(1).mean(dim=1).to(h.dtype)  # (n/g,)
+        feature = feature.repeat(group).view(n, 1, *([1] * (h.dim() - 2)))  # sample i: group i mod n/g
+        return torch.cat([h, feature.expand(n, 1, *h.shape[2:])], dim=1)

@@ -19,7 +19,7 @@ from ganlab.networks.layers import (
     checked_labels,
     make_norm,
 )
-from ganlab.networks.output import DOut
+from ganlab.networks.output import DOut, Generator
 
 Norm1d = Callable[[int], nn.Module]  # features -> norm layer, e.g. nn.BatchNorm1d
 
@@ -36,7 +36,7 @@ def _stack(sizes: Sequence[int], norm: Norm1d | None, dropout: float, norm_first
     return layers
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],  # (c, h, w) of the data
@@ -46,12 +46,10 @@ class MLPGenerator(nn.Module):
         num_classes: int = 0,  # classes of the data (used only when conditioned)
         label_dim: int = 0,  # concat conditioning: a label embedding of this size joins z (0: off)
     ):
-        super().__init__()
+        super().__init__(latent_dim, num_classes, conditional=label_dim > 0)
         if not hidden:
             raise ValueError("model.generator.hidden must list at least one layer width")
         self.image_shape = tuple(image_shape)
-        self.latent_dim = latent_dim
-        self.conditional = label_dim > 0
         self.label = LabelVector(num_classes, label_dim) if label_dim > 0 else None
         layers = _stack([latent_dim + label_dim, *hidden], norm, 0.0, norm_first=False)
         self.net = nn.Sequential(*layers, nn.Linear(hidden[-1], math.prod(image_shape)), nn.Tanh())

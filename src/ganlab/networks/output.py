@@ -1,9 +1,10 @@
-"""What every discriminator returns: the contract between networks and losses."""
+"""The contracts of the networks: what every discriminator returns (DOut) and what every
+generator is (Generator)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor
+from torch import Tensor, nn
 
 
 @dataclass
@@ -20,3 +21,22 @@ class DOut:
     features: Tensor | None = None
     class_logits: Tensor | None = None
     reconstruction: Tensor | None = None
+
+
+class Generator(nn.Module):
+    """What every generator is: G(z, y=None) -> images (N, C, H, W) in [-1, 1], z (N, latent_dim).
+
+    latent_dim:  the size of z.
+    num_classes: the classes of the data it was built for (0: unlabelled data).
+    conditional: whether it reads y (then y holds N labels in [0, num_classes)); an unconditional
+                 generator ignores y.
+    Subclasses call `super().__init__(latent_dim, num_classes, conditional)` first.
+    """
+
+    def __init__(self, latent_dim: int, num_classes: int = 0, conditional: bool = False):
+        super().__init__()
+        if latent_dim < 1:
+            raise ValueError(f"model.latent_dim must be >= 1, got {latent_dim}")
+        self.latent_dim = int(latent_dim)
+        self.num_classes = int(num_classes)
+        self.conditional = bool(conditional)

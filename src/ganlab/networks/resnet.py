@@ -32,7 +32,7 @@ from ganlab.networks.layers import (
     make_norm,
     pyramid,
 )
-from ganlab.networks.output import DOut
+from ganlab.networks.output import DOut, Generator
 
 RESIDUAL_GAIN = math.sqrt(2.0)  # Xavier gain of the convolutions inside a residual branch
 
@@ -122,7 +122,7 @@ def resnet_encoder(image_shape: tuple[int, int, int], width: int, norm: NormFact
     return LabelledSequential(*layers), downsamplings
 
 
-class ResNetGenerator(nn.Module):
+class ResNetGenerator(Generator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],  # (c, h, w) of the data
@@ -133,13 +133,11 @@ class ResNetGenerator(nn.Module):
         label_dim: int = 0,  # concat conditioning: a label embedding of this size joins z (0: off)
         conditional_norm: bool = False,  # class-conditional BatchNorm in the blocks (projection cGAN)
     ):
-        super().__init__()
+        super().__init__(latent_dim, num_classes, conditional=label_dim > 0 or conditional_norm)
         channels, _, _ = image_shape
         stages, side = pyramid(image_shape)
         self.image_shape = tuple(image_shape)
-        self.latent_dim = latent_dim
         self.width, self.side = width, side
-        self.conditional = label_dim > 0 or conditional_norm
         self.label = LabelVector(num_classes, label_dim) if label_dim > 0 else None
         self.input = nn.Linear(latent_dim + label_dim, width * side * side)
         nn.init.xavier_uniform_(self.input.weight)

@@ -6,16 +6,21 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
+from ganlab.step import DiscriminatorStep
 
-class Regularizer:
+
+class Regularizer(nn.Module):
     """A penalty added to the discriminator loss.
 
     `__call__(discriminator, real, fake, y)` returns the unweighted scalar penalty. The training
-    step adds `weight * every_n * penalty` on every `every_n`-th discriminator step (lazy
-    regularisation, Karras et al. 2020: the factor every_n keeps the penalty's average strength).
+    step adds `term(step) = weight * every_n * penalty` on every `every_n`-th discriminator step
+    (`due`; lazy regularisation, Karras et al. 2020: the factor every_n keeps the penalty's average
+    strength), and reports it as `loss/d_<name>`, its name in `loss.regularizers`. A regulariser is
+    an nn.Module: any state it keeps in buffers is saved in the checkpoint.
     """
 
     def __init__(self, weight: float, every_n: int = 1):
+        super().__init__()
         if weight < 0:
             raise ValueError(f"regulariser weight must be >= 0, got {weight}")
         if every_n < 1:
@@ -25,6 +30,15 @@ class Regularizer:
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         raise NotImplementedError
+
+    def due(self, step: DiscriminatorStep) -> bool:
+        """Whether this D step (`step.index` D steps before it in the run) carries the penalty."""
+        return step.index % self.every_n == 0
+
+    def term(self, step: DiscriminatorStep) -> Tensor:
+        """The weighted penalty added to D's loss in `step` (on the real and fake batches as they
+        are, not augmented)."""
+        return self.weight * self.every_n * self(step.discriminator, step.real, step.fake, step.labels)
 
 
 def score_input_gradient(discriminator: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:

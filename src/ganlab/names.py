@@ -1,0 +1,55 @@
+"""The names under which ganlab reports values: scalars in the loggers, the progress bar, the
+final metrics run() returns and the hparams columns. Defined here once; everything else builds
+names with these functions.
+
+A step term (`ganlab.step`) is named `loss/<what>`: `loss/d`, `loss/g` (the adversarial
+objective), `loss/d_class`, `loss/g_class` (AC-GAN's class loss), `loss/d_<regulariser>` (a
+regulariser's weighted term, e.g. `loss/d_gradient_penalty`). The progress bar and
+`trainer.callback_metrics` show a term as `loss_<what>` (Lightning's progress bar and the hparams
+columns read better without the slash); run() reports it as `final/loss_<what>`.
+"""
+from __future__ import annotations
+
+LOSS = "loss/"
+D_LOSS = "loss/d"  # the discriminator's adversarial loss
+G_LOSS = "loss/g"  # the generator's adversarial loss
+D_CLASS = "loss/d_class"  # AC-GAN's class loss, discriminator side
+G_CLASS = "loss/g_class"  # AC-GAN's class loss, generator side
+D_REAL = "d/real"  # mean score of D on the real batch of the iteration's last D step
+D_FAKE = "d/fake"  # mean score of D on the fake batch of that step
+LR_G = "lr/g"
+LR_D = "lr/d"
+METRIC = "metrics/"  # metrics/fid, metrics/kid, ...
+BEST = "best/"  # best/fid: the best monitored value so far
+FINAL = "final/"  # final/loss_d, final/fid, final/best_fid: run()'s results and the hparams columns
+
+
+def regularizer_term(name: str) -> str:
+    """The term of the regulariser called `name` in `loss.regularizers`: loss/d_<name>."""
+    return f"{D_LOSS}_{name}"
+
+
+def progress_name(term: str) -> str:
+    """loss/d -> loss_d: a term's name in the progress bar and trainer.callback_metrics."""
+    return term.replace("/", "_", 1)
+
+
+def is_progress_loss(name: str) -> bool:
+    """Whether a callback-metrics name is a step term's (loss_d, loss_g_class, ...)."""
+    return name.startswith(progress_name(LOSS))
+
+
+def final(name: str) -> str:
+    """A final result's name: loss_d -> final/loss_d, fid -> final/fid."""
+    return FINAL + name
+
+
+def metric(name: str) -> str:
+    return METRIC + name
+
+
+def best(name: str) -> str:
+    return BEST + name
+
+
+FINAL_LOSSES = [final(progress_name(D_LOSS)), final(progress_name(G_LOSS))]  # the hparams columns every run has

@@ -1,0 +1,86 @@
+"""What the parts of a training step see: one context object per player's step.
+
+Every part of a step (the adversarial objective, the auxiliary class loss, the regularisers, and
+any later G- or D-step term) receives the context of the step it takes part in and returns named
+terms (`{name: 0-dim tensor}`, names from `ganlab.names`). The step adds the terms of every part
+into the player's loss, logs each one by name and checks each one for divergence. Nothing passes
+between parts or methods through attributes.
+
+`DiscriminatorStep`: one of the k discriminator steps of a generator iteration.
+`GeneratorStep`: the generator step that ends the iteration. `d_real` is computed on first use
+only (D, frozen, on the last D step's real batch): a loss that needs D(real) in G's step (the
+relativistic losses) reads it, the others cost no extra forward pass. `discriminator` is the
+network itself, so a term can run it functionally with other weights (Unrolled GAN's look-ahead,
+`torch.func.functional_call`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from torch import Tensor, nn
+
+from ganlab.networks.output import DOut
+
+Terms = dict[str, Tensor]  # name (ganlab.names) -> 0-dim tensor
+
+
+@dataclass
+class DiscriminatorStep:
+    discriminator: nn.Module  # D(x, y=None) -> DOut, being trained
+    real: Tensor  # (b, c, h, w) this step's real batch, not augmented
+    fake: Tensor  # (b, c, h, w) G(z, y), detached from G, not augmented
+    labels: Tensor | None  # (b,) the classes of real and fake, None when unconditional
+    d_real: DOut  # D(augment(real), labels)
+    d_fake: DOut  # D(augment(fake), labels)
+    index: int  # discriminator steps taken before this one, in the whole run (the lazy schedules)
+
+
+@dataclass
+class GeneratorStep:
+    discriminator: nn.Module  # D, frozen (requires_grad False) for this step
+    real: Tensor  # (b, c, h, w) the real batch of the iteration's last D step
+    fake: Tensor  # (b, c, h, w) G(z, y), in G's graph
+    labels: Tensor | None  # (b,)
+    d_fake: DOut  # D(augment(fake), labels), in G's graph
+    index: int  # generator steps taken before this one
+    augment: Callable[[Tensor], Tensor] = field(repr=False, default=lambda x: x)  # what D's inputs go through
+
+    @cached_property
+    def d_real(self) -> DOut:
+        """D(augment(real), labels) with D as it is now (after the iteration's D steps), computed once."""
+        return self.discriminator(self.augment(self.real), self.labels)
+
+
+class StepPart:
+    """A part of the training step: the adversarial objective, the auxiliary class loss, or any
+    term a later method adds. Each method returns named terms; the defaults return none.
+
+    - `discriminator_terms(step)`: terms added to D's loss in each D step (names `loss/...`).
+    - `discriminator_step_done(step)`: called after D's optimiser step (a controller such as
+      BEGAN's k_t updates its state here, outside the graph); returns values to report by name
+      (not added to any loss).
+    - `generator_terms(step)`: terms added to G's loss in the G step.
+
+    A part that keeps state (BEGAN's k_t) is also an `nn.Module` holding it in buffers: the
+    GANModule registers it, so the state is in the checkpoint's state_dict and on the device.
+    """
+
+    def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
+        return {}
+
+    def discriminator_step_done(self, step: DiscriminatorStep) -> Terms:
+        return {}
+
+    def generator_terms(self, step: GeneratorStep) -> Terms:
+        return {}
+
+
+def total(terms: Terms) -> Tensor:
+    """The player's loss: the sum of its terms."""
+    values = iter(terms.values())
+    result = next(values)
+    for value in values:
+        result = result + value
+    return result

@@ -1,0 +1,157 @@
+"""The classifier metric (callbacks/metrics=classifier) on known inputs, on scikit-learn's digits:
+real against real scores near the floor, blurred and pixel-shuffled copies clearly worse, the
+class scores of real images with their own labels, the weights cached and reused, clear errors."""
+import logging
+import struct
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganlab.config_checks import ConfigError
+from ganlab.data import DigitsDataModule, MNISTDataModule
+from ganlab.metrics import ClassifierFeatures, ClassTally, FeatureScores, fingerprint
+from ganlab.metrics import classifier as classifier_module
+from ganlab.metrics.classifier import split_data
+
+CPU = torch.device("cpu")
+SETTINGS = dict(width=8, feature_dim=32, epochs=3, batch_size=32, held_out=400, seed=0)  # ~1 s on digits
+
+
+def digits() -> DigitsDataModule:
+    return DigitsDataModule(image_size=8, num_workers=0)  # their native 8x8
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A classifier fitted to the digits (1,797 images: 359 held out), its report, its split, its
+    cache directory, and whether fitting left torch's global random stream as it found it."""
+    cache = tmp_path_factory.mktemp("cache")
+    network = ClassifierFeatures(cache_dir=str(cache), **SETTINGS)
+    data = digits()
+    state = torch.get_rng_state()
+    report = network.fit_to_data(data, CPU, num_samples=400)
+    untouched = torch.equal(torch.get_rng_state(), state)
+    return network, report, split_data(data, SETTINGS["held_out"], None, SETTINGS["seed"]), cache, untouched
+
+
+def features(network, images):
+    return network._outputs(images, CPU)
+
+
+def fid(reference, other) -> float:
+    scores = FeatureScores(reference.shape[1], kid=False, inception_score=False)
+    scores.add_real(reference)
+    scores.add_generated(other, None)
+    return scores.compute()["fid"]
+
+
+def test_the_report_states_accuracy_floor_and_real_is(fitted):
+    _, report, split, _, _ = fitted
+    assert set(report) == {"classifier_accuracy", "fid_floor", "is_real"}
+    assert report["classifier_accuracy"] > 0.9  # a real classifier, not chance (0.1)
+    assert 0 < report["fid_floor"] < 10
+    assert 5 < report["is_real"] < 10  # 10 balanced classes, confidently classified: close to 10
+    assert len(split.test_labels) == 1797 // 5  # no test split: a fifth held out ...
+    assert len(split.train_labels) == 1797 - 1797 // 5  # ... and never trained on
+
+
+def test_real_against_real_is_near_the_floor_and_damaged_copies_score_clearly_worse(fitted):
+    network, report, split, _, _ = fitted
+    reference, _ = features(network, split.train_images[:400])
+    other_real, _ = features(network, split.train_images[400:800])
+    held_out = split.test_images
+    blurred = F.avg_pool2d(held_out.float(), 3, 1, 1).round().to(torch.uint8)  # (n, 1, 8, 8)
+    permutation = torch.randperm(8 * 8, generator=torch.Generator().manual_seed(0))
+    shuffled = held_out.flatten(1)[:, permutation].view_as(held_out)  # same pixels, no digits
+
+    floor = report["fid_floor"]
+    assert fid(reference, features(network, held_out)[0]) == pytest.approx(floor, rel=1e-4)  # what it reports
+    assert fid(reference, other_real) < 1.5 * floor  # other real images: at the floor, not far below or above
+    assert fid(reference, features(network, blurred)[0]) > 3 * floor
+    assert fid(reference, features(network, shuffled)[0]) > 10 * floor
+
+
+def test_class_accuracy_of_real_images_with_their_labels_is_the_classifier_accuracy(fitted):
+    network, report, split, _, _ = fitted
+    _, logits = features(network, split.test_images)
+    tally = ClassTally(10)
+    for part_logits, part_labels in zip(logits.split(64), split.test_labels.split(64)):  # batch by batch
+        tally.add(part_logits, part_labels)
+    scores = tally.compute()
+    assert scores["class_accuracy"] == pytest.approx(report["classifier_accuracy"], abs=1e-6)
+    assert 0.05 < scores["class_share_min"] <= 0.1 + 0.05  # the digits' classes are balanced
+
+
+def test_class_tally_counts_and_sums_over_processes():
+    logits = torch.eye(3)[[0, 0, 1, 2, 2, 2]] * 5.0  # predicted classes 0, 0, 1, 2, 2, 2
+    tally = ClassTally(3)
+    tally.add(logits, torch.tensor([0, 1, 1, 2, 2, 0]))  # 4 of 6 as requested
+    assert tally.compute() == pytest.approx({"class_share_min": 1 / 6, "class_accuracy": 4 / 6})
+    doubled = tally.compute(reduce=lambda t: 2 * t)  # two processes with the same share
+    assert doubled == pytest.approx({"class_share_min": 1 / 6, "class_accuracy": 4 / 6})
+    unconditional = ClassTally(3)
+    unconditional.add(logits, None)
+    assert unconditional.compute() == pytest.approx({"class_share_min": 1 / 6})  # no class_accuracy
+    with pytest.raises(ValueError, match="3 classes, the data 4"):
+        ClassTally(4).add(logits, None)
+
+
+def test_a_second_run_reads_the_cached_classifier(fitted, monkeypatch, caplog):
+    network, report, _, cache, _ = fitted
+    assert len(list(cache.glob("digits_1x8x8__classifier_n1438_seed0_*.pt"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached classifier should have been read")
+
+    monkeypatch.setattr(classifier_module, "train_classifier", no_training)
+    second = ClassifierFeatures(cache_dir=str(cache), **SETTINGS)
+    with caplog.at_level(logging.INFO, logger="ganlab.metrics.classifier"):
+        assert second.fit_to_data(digits(), CPU, num_samples=400) == pytest.approx(report)
+    assert "classifier read from" in caplog.text
+    assert fingerprint(second) == fingerprint(network)  # same weights: the real features' cache applies too
+
+
+def test_fitting_leaves_the_global_random_stream_alone(fitted):
+    assert fitted[-1]  # the GAN's noise does not depend on whether metrics are on
+
+
+def test_unlabelled_data_and_an_unfitted_network_are_refused():
+    class Unlabelled:
+        num_classes, name = 0, "image_folder_3x32x32"
+
+    with pytest.raises(ConfigError, match="callbacks/metrics=classifier needs labelled data"):
+        ClassifierFeatures().fit_to_data(Unlabelled(), CPU, 100)
+    with pytest.raises(RuntimeError, match="fit_to_data"):
+        ClassifierFeatures()(torch.zeros(1, 1, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ConfigError, match="feature_network.epochs"):
+        ClassifierFeatures(epochs=0)
+
+
+def write_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_holds_out_its_test_split_when_present(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (60, 28, 28)))
+    write_idx(raw / "train-labels-idx1-ubyte", np.arange(60) % 10)
+    data = MNISTDataModule(root=str(tmp_path), num_workers=0)
+    assert data.test_split() is None  # no t10k files: the classifier holds out training images
+    assert "held-out part of the training data" in split_data(data, 10, None, 0).test_name
+
+    test_images = rng.integers(0, 256, (20, 28, 28))
+    write_idx(raw / "t10k-images-idx3-ubyte", test_images)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(20) % 10)
+    images, labels = data.test_split()
+    assert images.shape == (20, 1, 28, 28) and images.dtype == torch.uint8
+    assert torch.equal(images[:, 0], torch.from_numpy(test_images.astype(np.uint8)))
+    assert labels.tolist() == (np.arange(20) % 10).tolist()
+    split = split_data(data, 10, None, 0)
+    assert "MNIST test split" in split.test_name and len(split.train_labels) == 60  # all training images
+    resized = MNISTDataModule(root=str(tmp_path), num_workers=0, image_size=32).test_split()[0]
+    assert resized.shape == (20, 1, 32, 32)  # resized like the training images

@@ -1,0 +1,227 @@
+"""Every value a user can type is checked before any work (config_checks.TRAIN_SCHEMA / SAMPLE_SCHEMA),
+a GPU asked for on a machine without one says what to use instead, and a misspelt key names the
+closest key that exists."""
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import ConfigCompositionException
+
+from omegaconf import OmegaConf
+
+from ganlab import config_checks
+from ganlab.cli import CheckOutputDir, check_command_line, report_errors
+from ganlab.config_checks import (SAMPLE_SCHEMA, ConfigError, check_accelerator, check_config, check_labels,
+                                  check_values, check_writable_dir)
+from ganlab.train import build_module
+
+from conftest import compose_config
+from conftest import compose_config as compose_train
+
+UNWRITABLE = "/proc/ganlab_test/run"  # root ignores permission bits; /proc refuses new entries even to root
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["seed=-1"], "seed must be an integer in [0, 4294967295], got -1"),
+    (["seed=abc"], "seed must be an integer in [0, 4294967295], got 'abc'"),
+    (["seed=1.5"], "seed must be an integer in [0, 4294967295], got 1.5"),
+    (["model.latent_dim=0"], "model.latent_dim must be a positive integer, got 0"),
+    (["model.generator.width=0"], "model.generator.width must be a positive integer, got 0"),
+    (["model.discriminator.width=-3"], "model.discriminator.width must be a positive integer, got -3"),
+    (["model=mlp", "model.generator.hidden=[64,0]"], "model.generator.hidden must be a non-empty list of positive"),
+    (["model=mlp", "model.discriminator.hidden=[]"], "model.discriminator.hidden must be a non-empty list"),
+    (["model=mlp", "model.discriminator.dropout=1.0"], "model.discriminator.dropout must be a number in [0, 1)"),
+    (["optim.generator.betas=[0.5,1.5]"], "optim.generator.betas must be two numbers in [0, 1)"),
+    (["optim.discriminator.lr=abc"], "optim.discriminator.lr must be a positive number, got 'abc'"),
+    (["data.num_workers=-1"], "data.num_workers must be an integer >= 0, got -1"),
+    (["data=image_folder", "data.channels=2"], "data.channels must be one of 1, 3, got 2"),
+    (["loss=wgan_gp", "loss.regularizers.gradient_penalty.weight=-1"],
+     "loss.regularizers.gradient_penalty.weight must be a non-negative number, got -1"),
+    (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
+    (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
+    (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
+    (["trainer.accelerator=gpux"], "trainer.accelerator must be one of auto, cpu, gpu"),
+])
+def test_a_bad_value_names_the_key_and_what_is_allowed(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        check_config(compose_config(*([] if any(o.startswith("data=") for o in overrides) else ["data=digits"]), *overrides))
+    assert str(error.value).startswith(message)
+
+
+# Every option of every config group (callbacks/<name>/ included), found on disk: a new option is checked too.
+SKIP_GROUPS = {"hydra", "paths", "hparams_search", "model_loss"}  # Hydra's own, or picked by the others
+OPTIONS = sorted((str(p.parent.relative_to(CONF)), p.stem) for p in CONF.glob("*/**/*.yaml")
+                 if p.parent.relative_to(CONF).parts[0] not in SKIP_GROUPS and p.parent != CONF / "callbacks")
+
+
+@pytest.mark.parametrize("group, option", OPTIONS)
+def test_every_shipped_option_passes_the_checks(group, option, monkeypatch):
+    """The schema refuses no value a shipped config file sets."""
+    monkeypatch.setattr(config_checks, "gpu_available", lambda: True)  # GPU presets compose on any machine
+    try:
+        cfg = compose_config(f"{group}={option}")
+    except ConfigCompositionException as error:  # a group outside train.yaml's defaults list: appended
+        if "No match in the defaults list" not in str(error):
+            raise
+        try:
+            cfg = compose_config(f"+{group}={option}")
+        except ConfigCompositionException as error:  # whether every option composes: tests/config
+            pytest.skip(f"{group}={option} does not compose on its own: {str(error).splitlines()[0]}")
+    check_config(cfg)
+
+
+def test_gpu_on_a_machine_without_one_says_what_to_use(monkeypatch):
+    monkeypatch.setattr(config_checks, "gpu_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^trainer.accelerator=gpu: this machine has no GPU .*use trainer=cpu"):
+        check_config(compose_config("trainer=gpu"))
+    with pytest.raises(ConfigError, match=r"^device=cuda: this machine has no GPU .*use device=cpu"):
+        check_accelerator("cuda", "device")
+    check_config(compose_config("trainer=cpu"))
+    check_config(compose_config("trainer=default"))  # accelerator=auto: whatever is there
+    monkeypatch.setattr(config_checks, "gpu_available", lambda: True)
+    check_config(compose_config("trainer=gpu"))
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"num_samples": 0}, "num_samples must be a positive integer, got 0"),
+    ({"num_samples": "many"}, "num_samples must be a positive integer, got 'many'"),
+    ({"seed": -1}, "seed must be an integer in [0, 4294967295], got -1"),
+    ({"mode": "interp"}, "mode must be one of samples, interpolate, got 'interp'"),
+    ({"ema": "yes"}, "ema must be true or false, got 'yes'"),
+    ({"device": "gpu"}, "device must be auto, cpu, cuda or cuda:<index>, got 'gpu'"),
+    ({"interpolation": {"seeds": [0], "steps": 10}}, "interpolation.seeds must be a list of at least 2 integers"),
+    ({"interpolation": {"seeds": [0, 1], "steps": 1}}, "interpolation.steps must be an integer >= 2, got 1"),
+    ({"ckpt_path": None}, "ckpt_path is required"),
+])
+def test_sample_values_are_checked(values, message):
+    config = {"ckpt_path": "x.ckpt", "mode": "samples", "ema": None, "num_samples": 4, "seed": 0, "batch_size": 8,
+              "grid_size": 4, "out": None, "device": "auto", "interpolation": {"seeds": [0, 1], "steps": 3}}
+    config.update(values)
+    with pytest.raises(ConfigError) as error:
+        check_values(config, SAMPLE_SCHEMA, required={"ckpt_path"})
+    assert str(error.value).startswith(message)
+
+
+def test_sample_defaults_pass_the_checks():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("sample", overrides=["ckpt_path=x.ckpt"])
+    check_values(cfg, SAMPLE_SCHEMA, required={"ckpt_path"})
+
+
+@pytest.mark.parametrize("config_name, args, suggestion", [
+    ("train", ["data=digits", "optim.generator.lrr=1"], "optim.generator.lrr is not a config key; did you mean "
+                                                       "optim.generator.lr?"),
+    ("train", ["iteration=5"], "iteration is not a config key; did you mean iterations?"),
+    ("train", ["model=mlp", "model.generator.widht=3"], "model.generator.widht is not a config key"),
+    ("sample", ["nun_samples=3"], "nun_samples is not a config key; did you mean num_samples?"),
+])
+def test_a_misspelt_key_names_the_closest_one(config_name, args, suggestion, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line(CONF, config_name, args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + suggestion) and err.count("\n") == 1, err
+    assert f"+{args[-1].split('=')[0]}=" in err  # how to add a key on purpose
+
+
+@pytest.mark.parametrize("args", [
+    ["data=digits", "optim.generator.lr=1e-3"],  # fine
+    ["-m", "seed=0,1"],  # sweeps are Hydra's
+    ["model=no_such_model"],  # an unknown option: Hydra lists the options
+    ["+model.extra=1"],  # appended on purpose
+    ["--cfg", "job"],
+])
+def test_valid_or_hydra_handled_command_lines_pass(args):
+    check_command_line(CONF, "train", args)
+
+
+# --- user errors: one message, exit status 2 ------------------------------------------------------
+
+@pytest.mark.parametrize("key, value", [
+    ("iterations", 0), ("iterations", -5), ("iterations", "many"), ("log_every_n", 0),
+    ("data.batch_size", 0), ("data.batch_size", -1), ("loss.d_steps_per_g_step", 0),
+    ("loss.lr", 0), ("loss.lr", -1e-4), ("optim.generator.lr", 0.0), ("optim.discriminator.lr", -1),
+    ("callbacks.checkpoint.every_n", 0), ("callbacks.sample_grid.every_n", -1), ("data.image_size", 0),
+])
+def test_check_config_names_the_bad_key(key, value):
+    cfg = compose_train("data=digits", f"{key}={value}")
+    with pytest.raises(ConfigError, match=f"^{key.replace('.', '[.]')} must be a positive"):
+        check_config(cfg)
+
+
+def test_check_config_accepts_the_defaults():
+    check_config(compose_train())
+    check_config(compose_train("optim=rmsprop", "loss=wgan_gp", "loss.d_steps_per_g_step=5"))
+
+
+def test_conditioning_without_labels_is_refused():
+    cfg = compose_train("conditioning=concat")
+    with pytest.raises(ConfigError, match="conditioning needs class labels.*conditioning=none"):
+        check_labels(cfg, num_classes=0)
+    check_labels(cfg, num_classes=10)
+
+
+def test_unbuildable_image_size_names_data_image_size(capsys):
+    cfg = compose_train("model=dcgan")
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(build_module, cfg, (1, 7, 7), 0)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: model.generator (DCGANGenerator): image size 7")
+    assert "data.image_size" in err
+    assert "Traceback" not in err and "Error in call to target" not in err
+
+
+def test_user_errors_are_one_message_and_exit_2(capsys):
+    def fails():
+        raise ConfigError("iterations must be a positive integer, got 0")
+
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(fails)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[0] == "error: iterations must be a positive integer, got 0"
+
+
+def test_traceback_on_request_and_for_bugs(monkeypatch):
+    def config_error():
+        raise ConfigError("bad value")
+
+    def bug():
+        raise ZeroDivisionError("a bug, not a user error")
+
+    with pytest.raises(ZeroDivisionError):  # bugs keep their traceback
+        report_errors(bug)
+    monkeypatch.setenv("GANLAB_TRACEBACK", "1")
+    with pytest.raises(ConfigError):
+        report_errors(config_error)
+
+
+# --- output directory ----------------------------------------------------------------------------
+
+def test_unwritable_output_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot write the output directory /proc/ganlab_test/run \(paths.output_dir\)"):
+        check_writable_dir(UNWRITABLE, "paths.output_dir")
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("not a directory")
+    with pytest.raises(ConfigError, match="hydra.run.dir"):
+        check_writable_dir(in_the_way / "run", "hydra.run.dir")
+    assert check_writable_dir(tmp_path / "a" / "b", "paths.output_dir").is_dir()
+    assert list((tmp_path / "a" / "b").iterdir()) == []  # the probe leaves nothing behind
+
+
+def test_hydra_callback_refuses_an_unwritable_run_dir(tmp_path, capsys):
+    callback = CheckOutputDir()
+    for hook, key in ((callback.on_run_start, "hydra.run.dir"), (callback.on_multirun_start, "hydra.sweep.dir")):
+        config = OmegaConf.create({"hydra": {key.split(".")[1]: {"dir": UNWRITABLE}}})
+        with pytest.raises(SystemExit) as exit_info:  # Hydra would turn any Exception into a warning
+            hook(config)
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err == (f"error: cannot write the output directory {UNWRITABLE} ({key}): No such "
+                                           "file or directory. Choose a writable location: paths.log_dir=<dir> "
+                                           f"(every run goes below it) or {key}=<dir>.\n")
+    callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "run")}}}))
+    assert (tmp_path / "run").is_dir()

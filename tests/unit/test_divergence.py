@@ -1,0 +1,115 @@
+"""Divergence, in process: a NaN or Inf in a loss or a weight stops training at most one step later,
+naming the iteration, and never reaches a checkpoint (tests/e2e/test_reliability.py: through train.py)."""
+import math
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
+from ganlab.divergence import DivergenceError, all_finite
+from ganlab.losses import NonSaturatingLoss
+
+from conftest import fit_module, make_toy_module
+
+
+class NaNLossAt(NonSaturatingLoss):
+    """The GAN loss, except that D's loss is NaN at discriminator step `step` (1-based)."""
+
+    def __init__(self, step: int):
+        super().__init__()
+        self.step, self.calls = step, 0
+
+    def discriminator_loss(self, real, fake):
+        self.calls += 1
+        loss = super().discriminator_loss(real, fake)
+        return loss * math.nan if self.calls == self.step else loss
+
+
+class InfWeightAt:
+    """A constraint that puts +Inf into one weight of D after its step `step`: the losses of that step
+    are finite, only the weights show the divergence."""
+
+    def __init__(self, step: int):
+        self.step, self.calls = step, 0
+
+    def __call__(self, discriminator: nn.Module) -> None:
+        self.calls += 1
+        if self.calls == self.step:
+            with torch.no_grad():
+                discriminator.head.bias.fill_(math.inf)
+
+
+toy_module = make_toy_module  # toy networks, the GAN loss, Adam, 10 iterations
+
+
+def fit(module, callbacks=()) -> pl.Trainer:
+    return fit_module(module, callbacks=callbacks)  # 64 images, batches of 8
+
+
+def saved(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def finite_state(checkpoint: dict) -> bool:
+    return all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values() if t.is_floating_point())
+
+
+def test_all_finite_sees_nan_inf_and_buffers():
+    net = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    assert bool(all_finite(net))
+    for bad in (math.nan, math.inf, -math.inf):
+        for tensor in (net[0].weight, net[1].running_var):
+            original = tensor.detach().clone()
+            with torch.no_grad():
+                tensor.view(-1)[1] = bad
+            assert not bool(all_finite(net)), (bad, tensor.shape)
+            with torch.no_grad():
+                tensor.copy_(original)
+    large = nn.Linear(1000, 1000).half()
+    with torch.no_grad():
+        large.weight.fill_(60000.0)  # finite in float16, though its norm (6e7) is not: computed in float32
+    assert bool(all_finite(large))
+
+
+@pytest.mark.parametrize("every_n", [1, 3])
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, caplog, every_n):
+    checkpoints = IterationCheckpoint(str(tmp_path), every_n=every_n)
+    with pytest.raises(DivergenceError) as error:
+        fit(toy_module(loss=NaNLossAt(step=5)), [checkpoints])
+    message = str(error.value)
+    assert "diverged at generator iteration 5 " in message and "loss/d = nan" in message
+    assert "not saving" not in caplog.text  # reported at the save of iteration 5, not skipped silently
+    last = saved(tmp_path / "last.ckpt")
+    assert last["ganlab"]["g_iter"] == 4 // every_n * every_n  # the last save before iteration 5
+    assert finite_state(last)
+    assert not (tmp_path / "iter_0000005.ckpt").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_non_finite_weights_with_finite_losses_are_caught(tmp_path):
+    checkpoints = IterationCheckpoint(str(tmp_path), every_n=2)
+    with pytest.raises(DivergenceError, match="iteration 3 .*the discriminator weights hold NaN or Inf"):
+        fit(toy_module(constraints=[InfWeightAt(step=3)]), [checkpoints])
+    last = saved(tmp_path / "last.ckpt")
+    assert last["ganlab"]["g_iter"] == 2 and finite_state(last)
+
+
+@pytest.mark.parametrize("with_checkpoints", [True, False])
+def test_divergence_at_the_last_iteration_is_reported_and_not_saved(tmp_path, with_checkpoints):
+    callbacks = [IterationCheckpoint(str(tmp_path), every_n=1000)] if with_checkpoints else []
+    with pytest.raises(DivergenceError, match="iteration 10 "):
+        fit(toy_module(loss=NaNLossAt(step=10), iterations=10), callbacks)
+    assert not (tmp_path / "last.ckpt").exists()
+
+
+def test_divergence_counts_discriminator_steps(tmp_path):
+    with pytest.raises(DivergenceError, match=r"generator iteration 3 \(discriminator step 5\)"):
+        fit(toy_module(loss=NaNLossAt(step=5), d_steps_per_g_step=2))
+
+
+def test_a_finite_run_is_not_stopped(tmp_path):
+    module = toy_module(iterations=6)
+    fit(module, [IterationCheckpoint(str(tmp_path), every_n=2)])
+    assert module.g_iter == 6 and saved(tmp_path / "last.ckpt")["ganlab"]["g_iter"] == 6

@@ -4,6 +4,7 @@ seeds, mean +- standard deviation over them of the classifier FID, IS, class acc
 runs) and rarest class's share, and the wall time of a job.
 
     python bench/quality_table.py outputs/quality/<date>_<time>/summary.csv
+    python bench/quality_table.py sweep_a/ sweep_b/     # several sweeps (or sweep directories) in one table
 
 Wall time: from the job's start (Hydra writes .hydra/config.yaml) to its end (run() writes
 metrics.json): building, training and the final evaluation. The classifier's held-out accuracy
@@ -95,14 +96,16 @@ def table(rows: list[dict[str, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("summary", type=Path, help="a sweep's summary.csv (or its sweep directory)")
+    parser.add_argument("summary", type=Path, nargs="+", help="a sweep's summary.csv (or its sweep directory)")
     args = parser.parse_args(argv)
-    path = args.summary / "summary.csv" if args.summary.is_dir() else args.summary
-    if not path.is_file():
-        print(f"error: {path} not found: give the summary.csv of a finished `train.py -m` sweep", file=sys.stderr)
-        return 2
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = []
+    for summary in args.summary:
+        path = summary / "summary.csv" if summary.is_dir() else summary
+        if not path.is_file():
+            print(f"error: {path} not found: give the summary.csv of a finished `train.py -m` sweep", file=sys.stderr)
+            return 2
+        with path.open(newline="") as f:
+            rows += list(csv.DictReader(f))
     print(table(rows))
     return 0
 

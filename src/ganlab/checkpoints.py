@@ -129,8 +129,6 @@ def resumed_run_dir(ckpt_path: str | None, fresh_dir: str, timestamp: str) -> st
     run_dir = run_dir_of(path)
     if run_dir is None:
         return fresh_dir
-    if not path.is_file():  # train.py says so, in the log of that run (or of a new one, if it does not exist)
-        return str(run_dir) if run_dir.is_dir() else fresh_dir
     if is_newest_state(path):
         return str(run_dir)
     return str(branch_dir(run_dir, path, timestamp))

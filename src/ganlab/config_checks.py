@@ -97,7 +97,7 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("conditioning.label_dim", COUNT), ("conditioning.*.weight", NON_NEGATIVE),
     ("optim.*.lr", POSITIVE), ("optim.*.betas", BETAS), ("optim.*.eps", POSITIVE),
     ("optim.*.weight_decay", NON_NEGATIVE), ("optim.*.momentum", NON_NEGATIVE), ("optim.*.alpha", FRACTION),
-    ("callbacks.ema.decay", number(0.0, 1.0, high_open=False)), ("callbacks.ema.start_iter", COUNT),
+    ("ema.decay", number(0.0, 1.0, high_open=False)), ("ema.start_iter", COUNT),
     ("callbacks.sample_grid.interpolation_rows", COUNT), ("callbacks.sample_grid.interpolation_steps", integer(2)),
     ("callbacks.*.every_n", POSITIVE_INT), ("callbacks.*.num_samples", POSITIVE_INT),
     ("callbacks.*.batch_size", POSITIVE_INT), ("callbacks.*.refresh_rate", POSITIVE_INT),

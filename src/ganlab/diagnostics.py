@@ -53,9 +53,9 @@ class DiscriminatorWinsWatch:
 
     def __init__(self, tolerance: float = 1e-3, patience: int = 1000):
         if tolerance < 0:
-            raise ValueError(f"diagnostics.d_loss_tolerance must be >= 0, got {tolerance}")
+            raise ValueError(f"diagnostics.tolerance must be >= 0, got {tolerance}")
         if patience < 0:
-            raise ValueError(f"diagnostics.d_loss_patience must be >= 0 (0: off), got {patience}")
+            raise ValueError(f"diagnostics.patience must be >= 0 (0: off), got {patience}")
         self.tolerance = float(tolerance)
         self.patience = int(patience)
         self.run: Tensor | None = None  # consecutive near-zero iterations, on the device
@@ -75,6 +75,6 @@ class DiscriminatorWinsWatch:
         log.warning("the discriminator's loss has stayed within %g of 0 for %d generator iterations (at "
                     "iteration %d): D wins and G's gradients vanish. Try a lower D learning rate "
                     "(optim.discriminator.lr), fewer D steps (loss.d_steps_per_g_step=1), label tricks "
-                    "(loss.objective.real_targets=[0.7,1.2]) or instance noise (augment=instance_noise).",
+                    "(loss.objective.real_targets=[0.7,1.2]) or instance noise (instance_noise=default).",
                     self.tolerance, int(self.run), g_iter)
         return True

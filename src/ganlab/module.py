@@ -25,11 +25,14 @@ import torch
 from torch import Tensor, nn
 
 from ganlab import names
+from ganlab.augment.instance_noise import InstanceNoise
+from ganlab.diagnostics import DiscriminatorWinsWatch, gradient_norm
 from ganlab.divergence import DivergenceMonitor, verdict
 from ganlab.ema import GeneratorEMA
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import Generator
 from ganlab.regularizers.base import Regularizer
+from ganlab.schedules import LRSchedule, set_learning_rate
 from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms, total
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -53,6 +56,10 @@ class GANModule(pl.LightningModule):
         num_classes: int = 0,  # > 0: G and D receive labels
         log_every_n: int = 50,  # generator iterations between scalar logs
         detect_divergence: bool = True,  # stop at the first non-finite term or weight (ganlab.divergence)
+        generator_schedule: LRSchedule | None = None,  # G's lr factor per generator iteration (None: constant)
+        discriminator_schedule: LRSchedule | None = None,  # D's, counted in generator iterations too
+        instance_noise: InstanceNoise | None = None,  # annealed noise on D's inputs, after `augment`
+        d_loss_watch: DiscriminatorWinsWatch | None = None,  # warns once when D's loss stays near 0
     ):
         super().__init__()
         if not isinstance(generator, Generator):
@@ -80,6 +87,10 @@ class GANModule(pl.LightningModule):
         self.num_classes = num_classes
         self.log_every_n = log_every_n
         self.detect_divergence = detect_divergence
+        self.generator_schedule = generator_schedule
+        self.discriminator_schedule = discriminator_schedule
+        self.instance_noise = instance_noise
+        self.d_loss_watch = d_loss_watch
         self.g_iter = 0  # generator updates so far (= Lightning batches trained)
         self.d_iter = 0  # discriminator updates so far
         self._restored_rng: dict[str, Any] | None = None
@@ -120,6 +131,8 @@ class GANModule(pl.LightningModule):
                              f"{self.d_steps_per_g_step}: build the DataModule with batches_per_iteration="
                              f"{self.d_steps_per_g_step}")
         g_opt, d_opt = self.optimizers()
+        self._schedule_learning_rates(g_opt, d_opt)
+        diagnose = self._logs_scalars(self.g_iter + 1)  # gradient norms on logging iterations only
         parts = [self.loss, *self.auxiliary_losses]
         checked: list[tuple[int, str, Tensor]] = []  # (discriminator step, name, value) of every term
 
@@ -129,11 +142,15 @@ class GANModule(pl.LightningModule):
             z = self.sample_noise(real.shape[1])
             with torch.set_grad_enabled(i == self.d_steps_per_g_step - 1):
                 fake = self.generator(z, y)  # (b, c, h, w)
-            d_step, d_terms = self._discriminator_step(d_opt, parts, real[i], fake.detach(), y)
-            checked += [(self.d_iter, name, value) for name, value in d_terms.items()]
+            d_step, d_terms = self._discriminator_step(d_opt, parts, real[i], fake.detach(), y,
+                                                       diagnose=diagnose and i == self.d_steps_per_g_step - 1)
+            checked += [(self.d_iter, name, value) for name, value in d_terms.items()
+                        if not names.is_gradient_norm(name)]
 
-        g_terms = self._generator_step(g_opt, parts, d_step, fake)
-        checked += [(self.d_iter, name, value) for name, value in g_terms.items()]
+        g_terms = self._generator_step(g_opt, parts, d_step, fake, diagnose=diagnose, d_opt=d_opt)
+        checked += [(self.d_iter, name, value) for name, value in g_terms.items() if not names.is_gradient_norm(name)]
+        if self.d_loss_watch is not None and names.D_LOSS in d_terms:
+            self.d_loss_watch.update(d_terms[names.D_LOSS])  # on the device; read on logging iterations
         self.g_iter += 1
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator, self.g_iter)
@@ -144,7 +161,7 @@ class GANModule(pl.LightningModule):
         self._log({**d_terms, **g_terms}, d_step)
 
     def _discriminator_step(self, d_opt, parts: list[StepPart], real: Tensor, fake: Tensor,
-                            y: Tensor | None) -> tuple[DiscriminatorStep, Terms]:
+                            y: Tensor | None, diagnose: bool = False) -> tuple[DiscriminatorStep, Terms]:
         step = DiscriminatorStep(self.discriminator, real, fake, y, d_real=self.discriminator(self._augmented(real), y),
                                  d_fake=self.discriminator(self._augmented(fake), y), index=self.d_iter)
         terms: Terms = {}
@@ -156,6 +173,8 @@ class GANModule(pl.LightningModule):
         d_opt.zero_grad(set_to_none=True)
         self.manual_backward(total(terms))
         d_opt.step()
+        if diagnose:  # after the step: a float16 loss scaler has unscaled the gradients in place
+            terms[names.GRAD_NORM_D] = gradient_norm(self.discriminator)
         d_opt.zero_grad(set_to_none=True)
         for constrain in self.constraints:
             constrain(self.discriminator)
@@ -164,26 +183,41 @@ class GANModule(pl.LightningModule):
         self.d_iter += 1
         return step, {name: value.detach() for name, value in terms.items()}
 
-    def _generator_step(self, g_opt, parts: list[StepPart], last: DiscriminatorStep, fake: Tensor) -> Terms:
+    def _generator_step(self, g_opt, parts: list[StepPart], last: DiscriminatorStep, fake: Tensor,
+                        diagnose: bool = False, d_opt=None) -> Terms:
         # D's weights are frozen for this backward: no wasted gradients, and no way to update D.
         self.discriminator.requires_grad_(False)
         try:
             step = GeneratorStep(self.discriminator, last.real, fake, last.labels,
                                  d_fake=self.discriminator(self._augmented(fake), last.labels), index=self.g_iter,
-                                 augment=self._augmented)
+                                 augment=self._augmented, discriminator_optimizer=d_opt)
             terms: Terms = {}
             for part in parts:
                 terms.update(part.generator_terms(step))
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(total(terms))
             g_opt.step()
+            if diagnose:
+                terms[names.GRAD_NORM_G] = gradient_norm(self.generator)
             g_opt.zero_grad(set_to_none=True)
         finally:
             self.discriminator.requires_grad_(True)
         return {name: value.detach() for name, value in terms.items()}
 
+    def _schedule_learning_rates(self, g_opt, d_opt) -> None:
+        """Each player's lr for this generator iteration: its configured lr times its schedule's factor
+        (a function of g_iter alone, so a resumed run continues the curve exactly)."""
+        for optimizer, schedule in ((g_opt, self.generator_schedule), (d_opt, self.discriminator_schedule)):
+            if schedule is not None:
+                set_learning_rate(optimizer, schedule, self.g_iter)
+
+    def _logs_scalars(self, g_iter: int) -> bool:
+        """Whether generator iteration `g_iter` (1-based) writes scalars to the loggers."""
+        return g_iter % self.log_every_n == 0 or g_iter == 1
+
     def _augmented(self, x: Tensor) -> Tensor:
-        return x if self.augment is None else self.augment(x)
+        x = x if self.augment is None else self.augment(x)
+        return x if self.instance_noise is None else self.instance_noise(x, self.g_iter)
 
     def _push_verdict(self, terms: list[tuple[int, str, Tensor]]) -> None:
         """This iteration's verdict (every term of every step, and G's and D's weights and buffers:
@@ -207,16 +241,20 @@ class GANModule(pl.LightningModule):
         # `log_every_n` iterations with the generator iteration as their step, written directly:
         # Lightning's `self.log(..., logger=True)` would send the last logged values again at every
         # later batch it logs, and counts its logger step from 0. Costs measured in bench/README.md.
-        scalars_due = self.g_iter % self.log_every_n == 0 or self.g_iter == 1
+        scalars_due = self._logs_scalars(self.g_iter)
         if not (scalars_due or self.g_iter >= self.iterations):
             return
+        real_as_real, fake_as_fake = self.loss.real_fake_accuracy(last.d_real, last.d_fake)
         values = {**terms, names.D_REAL: last.d_real.score.detach().mean(),
-                  names.D_FAKE: last.d_fake.score.detach().mean()}
+                  names.D_FAKE: last.d_fake.score.detach().mean(),
+                  names.REAL_AS_REAL: real_as_real, names.FAKE_AS_FAKE: fake_as_fake}
         keys = list(values)
         stacked = torch.stack([values[k].float() for k in keys])  # (n,)
         if self.trainer.world_size > 1:  # every rank logs at the same iteration: reduce, then rank 0 writes
             stacked = self.trainer.strategy.reduce(stacked, reduce_op="mean")
         stacked = stacked.cpu()
+        if self.d_loss_watch is not None and self.trainer.is_global_zero:
+            self.d_loss_watch.check(self.g_iter)  # its count is ready: the copy above waited for the device
         self.log_dict({names.progress_name(k): v for k, v in zip(keys, stacked) if k.startswith(names.LOSS)},
                       prog_bar=True, logger=False)
         if not scalars_due or not self.trainer.is_global_zero or not self.loggers:

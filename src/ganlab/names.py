@@ -19,6 +19,12 @@ D_REAL = "d/real"  # mean score of D on the real batch of the iteration's last D
 D_FAKE = "d/fake"  # mean score of D on the fake batch of that step
 LR_G = "lr/g"
 LR_D = "lr/d"
+REAL_AS_REAL = "d/real_as_real"  # share of the real batch D judges real (the loss's own decision)
+FAKE_AS_FAKE = "d/fake_as_fake"  # share of the fake batch D judges fake
+GRAD_NORM_G = "grad_norm/g"  # 2-norm of G's gradients in its step (logging iterations only)
+GRAD_NORM_D = "grad_norm/d"  # 2-norm of D's gradients in the iteration's last D step
+BEGAN_K = "began/k"  # BEGAN's equilibrium controller k_t, after the D step
+BEGAN_M_GLOBAL = "began/m_global"  # BEGAN's convergence measure
 METRIC = "metrics/"  # metrics/fid, metrics/kid, ...
 BEST = "best/"  # best/fid: the best monitored value so far
 FINAL = "final/"  # final/loss_d, final/fid, final/best_fid: run()'s results and the hparams columns
@@ -27,6 +33,12 @@ FINAL = "final/"  # final/loss_d, final/fid, final/best_fid: run()'s results and
 def regularizer_term(name: str) -> str:
     """The term of the regulariser called `name` in `loss.regularizers`: loss/d_<name>."""
     return f"{D_LOSS}_{name}"
+
+
+def is_gradient_norm(name: str) -> bool:
+    """Gradient norms are reported, not checked for divergence: a float16 run's loss scaler skips the
+    step when a gradient overflows, which is not a divergence."""
+    return name in (GRAD_NORM_G, GRAD_NORM_D)
 
 
 def progress_name(term: str) -> str:

@@ -40,7 +40,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 def load_generator(ckpt_path: str, device: str = "cpu", ema: bool | None = None) -> nn.Module:
     """The generator of a ganlab checkpoint, rebuilt from the config saved inside it, in eval mode.
-    `ema`: None takes the EMA weights when the run kept an EMA (callbacks/ema), else the trained
+    `ema`: None takes the EMA weights when the run kept an EMA (ema=default), else the trained
     weights; True requires the EMA; False takes the trained weights."""
     checkpoint = load_checkpoint(ckpt_path)
     run = checkpoint["ganlab_run"]

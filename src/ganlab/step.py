@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -46,6 +47,7 @@ class GeneratorStep:
     d_fake: DOut  # D(augment(fake), labels), in G's graph
     index: int  # generator steps taken before this one
     augment: Callable[[Tensor], Tensor] = field(repr=False, default=lambda x: x)  # what D's inputs go through
+    discriminator_optimizer: Any = field(repr=False, default=None)  # D's optimiser, to read only (Unrolled GAN)
 
     @cached_property
     def d_real(self) -> DOut:

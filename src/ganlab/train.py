@@ -20,6 +20,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from ganlab import interrupt
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.metrics import ImageMetrics
+from ganlab.callbacks.mode_metrics import ModeMetrics
 from ganlab.callbacks.optimizer_settings import ApplyOptimizerSettings, optimizer_hyperparameters
 from ganlab.callbacks.run_config import RunConfig
 from ganlab.checkpoints import CheckpointError, check_resumable, is_newest_state, load_checkpoint, run_dir_of
@@ -35,10 +36,16 @@ log = logging.getLogger(__name__)
 def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int) -> GANModule:
     """The GANModule the config describes, for images of `image_shape`."""
     generator = instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes)
+
+    def discriminator_for(shape: tuple[int, ...]):
+        return instantiate(cfg.model.discriminator, image_shape=shape, num_classes=num_classes)
+
+    objective = instantiate(cfg.loss.objective)
     return GANModule(
         generator=generator,
-        discriminator=instantiate(cfg.model.discriminator, image_shape=image_shape, num_classes=num_classes),
-        loss=instantiate(cfg.loss.objective),
+        discriminator=(instantiate(cfg.packing)(discriminator_for, image_shape) if cfg.get("packing")
+                       else discriminator_for(image_shape)),  # packing=pacgan: D of packed samples
+        loss=instantiate(cfg.unrolled)(objective) if cfg.get("unrolled") else objective,  # unrolled=default
         generator_optimizer=instantiate(cfg.optim.generator),
         discriminator_optimizer=instantiate(cfg.optim.discriminator),
         regularizers={name: instantiate(r) for name, r in cfg.loss.regularizers.items()},
@@ -51,6 +58,10 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes
         num_classes=num_classes,
         log_every_n=cfg.log_every_n,
         detect_divergence=cfg.get("detect_divergence", True),
+        generator_schedule=instantiate(cfg.scheduler.generator) if cfg.get("scheduler") else None,
+        discriminator_schedule=instantiate(cfg.scheduler.discriminator) if cfg.get("scheduler") else None,
+        instance_noise=instantiate(cfg.instance_noise) if cfg.get("instance_noise") else None,
+        d_loss_watch=instantiate(cfg.diagnostics) if cfg.get("diagnostics") else None,
     )
 
 
@@ -68,7 +79,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check_writable_dir(cfg.paths.output_dir, "paths.output_dir")
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, batches_per_iteration=cfg.loss.d_steps_per_g_step)  # one item per G iteration
     image_shape, num_classes = tuple(datamodule.image_shape), datamodule.num_classes
     check_labels(cfg, num_classes)
     module = build_module(cfg, image_shape, num_classes)
@@ -85,7 +96,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_data_parallel(trainer, in_multirun=in_multirun())
-    evaluations = [c for c in callbacks if isinstance(c, ImageMetrics)]  # FID/KID/IS: hparams columns too
+    evaluations = [c for c in callbacks if isinstance(c, (ImageMetrics, ModeMetrics))]  # hparams columns too
     if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
         declare_hparams(trainer.loggers, config, metrics=["final/loss_d", "final/loss_g",
                                                           *(name for c in evaluations for name in c.summary_names)])

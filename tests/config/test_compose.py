@@ -47,7 +47,8 @@ def test_model_loss_pairs_build(tmp_path, model, loss):
         assert g_opt.param_groups[0]["lr"] == cfg.optim.generator.lr
 
 
-@pytest.mark.parametrize("group", ["trainer", "logger", "callbacks", "optim", "regularizer", "experiment"])
+@pytest.mark.parametrize("group", ["trainer", "logger", "callbacks", "optim", "regularizer", "scheduler",
+                                   "instance_noise", "experiment"])
 def test_group_options_instantiate(tmp_path, group):
     for option in options(group):
         cfg = compose_train([f"{group}={option}"], tmp_path)

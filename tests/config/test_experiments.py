@@ -87,7 +87,7 @@ def shrink(cfg) -> None:
 # --- the presets -------------------------------------------------------------------------------------
 def test_every_issue_preset_exists():
     expected = {"mnist_gan", "mnist_cgan", "cifar10_dcgan", "cifar10_wgan_clip", "cifar10_wgan_gp",
-                "cifar10_sngan", "cifar10_cgan_pd", "celeba64_dcgan", "mnist_ebgan"}
+                "cifar10_sngan", "cifar10_cgan_pd", "celeba64_dcgan", "mnist_ebgan", "cifar10_rpgan"}
     assert expected <= set(PRESETS)
 
 
@@ -125,6 +125,8 @@ PAPER_SETTINGS = {
         "optim.discriminator.lr": 5e-5, "loss.constraints.weight_clip.clip_value": 0.01,
         "loss.d_steps_per_g_step": 5, "data.batch_size": 64},
     "cifar10_wgan_gp": {
+        "scheduler.generator._target_": "ganlab.schedules.LinearDecay",
+        "scheduler.discriminator._target_": "ganlab.schedules.LinearDecay",
         "data._target_": "ganlab.data.CIFAR10DataModule",
         "model.discriminator._target_": "ganlab.networks.ResNetDiscriminator",
         "loss.objective._target_": "ganlab.losses.WassersteinLoss", "loss.regularizers.gradient_penalty.weight": 10.0,
@@ -132,6 +134,8 @@ PAPER_SETTINGS = {
         "model.generator.width": 128, "model.discriminator.width": 128, "loss.d_steps_per_g_step": 5,
         "data.batch_size": 64, "iterations": 100_000, **ADAM_SNGAN},
     "cifar10_sngan": {
+        "scheduler.generator._target_": "ganlab.schedules.LinearDecay",
+        "scheduler.discriminator._target_": "ganlab.schedules.LinearDecay",
         "data._target_": "ganlab.data.CIFAR10DataModule", "model.generator._target_": "ganlab.networks.ResNetGenerator",
         "model.discriminator._target_": "ganlab.networks.ResNetDiscriminator",
         "loss.objective._target_": "ganlab.losses.HingeLoss", "model.discriminator.spectral_norm": True,
@@ -139,6 +143,8 @@ PAPER_SETTINGS = {
         "loss.d_steps_per_g_step": 5, "data.batch_size": 64, "iterations": 50_000,
         "conditioning.uses_labels": False, **ADAM_SNGAN},
     "cifar10_cgan_pd": {
+        "scheduler.generator._target_": "ganlab.schedules.LinearDecay",
+        "scheduler.discriminator._target_": "ganlab.schedules.LinearDecay",
         "data._target_": "ganlab.data.CIFAR10DataModule", "model.generator._target_": "ganlab.networks.ResNetGenerator",
         "loss.objective._target_": "ganlab.losses.HingeLoss", "model.discriminator.spectral_norm": True,
         "model.discriminator.projection": True, "model.generator.conditional_norm": True,
@@ -148,6 +154,14 @@ PAPER_SETTINGS = {
         "data._target_": "ganlab.data.CelebADataModule", "data.image_size": 64,
         "model.generator._target_": "ganlab.networks.DCGANGenerator", "model.generator.width": 128,
         "data.batch_size": 128, "model.latent_dim": 100, **ADAM_DCGAN},
+    "cifar10_rpgan": {
+        "data._target_": "ganlab.data.CIFAR10DataModule", "model.generator._target_": "ganlab.networks.ResNetGenerator",
+        "loss.objective._target_": "ganlab.losses.RelativisticPairingLoss",
+        "loss.regularizers.r1._target_": "ganlab.regularizers.R1Penalty", "loss.regularizers.r1.weight": 0.05,
+        "loss.regularizers.r2._target_": "ganlab.regularizers.R2Penalty", "loss.regularizers.r2.weight": 0.05,
+        "loss.regularizers.r1.every_n": 1, "loss.regularizers.r2.every_n": 1, "ema._target_": "ganlab.ema.GeneratorEMA",
+        "scheduler.generator._target_": "ganlab.schedules.Cosine", "scheduler.generator.final": 0.25,
+        "scheduler.discriminator.final": 0.25, "loss.d_steps_per_g_step": 1, **ADAM_SNGAN},
     "mnist_ebgan": {
         "data._target_": "ganlab.data.MNISTDataModule",
         "model.discriminator._target_": "ganlab.networks.MLPAutoencoder",

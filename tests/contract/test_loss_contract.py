@@ -53,8 +53,9 @@ def loss_module(request):
 def test_losses_are_finite_scalars(loss_module):
     real, z = images(8, -1, 1), torch.randn(8, 8)
     fake = loss_module.generator(z)
-    d_loss = loss_module.loss.discriminator_loss(loss_module.discriminator(real), loss_module.discriminator(fake))
-    g_loss = loss_module.loss.generator_loss(loss_module.discriminator(fake))
+    d_real, d_fake = loss_module.discriminator(real), loss_module.discriminator(fake)
+    d_loss = loss_module.loss.discriminator_loss(d_real, d_fake)
+    g_loss = loss_module.loss.generator_loss(d_fake, *([d_real] if loss_module.loss.needs_real_for_generator else []))
     for loss in (d_loss, g_loss):
         assert loss.dim() == 0 and torch.isfinite(loss)
 
@@ -143,4 +144,22 @@ def test_every_conditioning_composes_and_steps(model, loss, conditioning):
         assert out.class_logits.shape == (4, NUM_CLASSES)
     fit(module, iterations=1, batch_size=4)  # one iteration with labelled data: D's step, then G's
     assert module.g_iter == 1
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+# Groups that change the step for any loss: each of their options (found in conf/) composes with every
+# model and trains; so do the ganhacks options of the GAN loss.
+STEP_GROUPS = ["regularizer", "scheduler", "instance_noise"]
+GANHACKS = ["loss.objective.real_targets=[0.7,1.2]", "loss.objective.fake_targets=[0.0,0.3]",
+            "loss.objective.flip_probability=0.2"]
+
+
+@pytest.mark.parametrize("model, overrides", [(model, [f"{group}={option}"]) for model in options("model")
+                                              for group in STEP_GROUPS for option in options(group)]
+                         + [(model, GANHACKS) for model in options("model")])
+def test_every_step_option_composes_with_every_model_and_trains(model, overrides):
+    torch.manual_seed(0)
+    module, _ = make_module(model, "gan", "none", *overrides)
+    fit(module)
+    assert module.g_iter == 2
     assert all(torch.isfinite(p).all() for p in module.parameters())

@@ -144,3 +144,14 @@ def test_resuming_the_newest_state_continues_in_place_keeping_every_file(resumed
     assert tensorboard_steps(run) == [1, 2, 3, 4, 5, 6]  # one TensorBoard run, every step once
     assert saved(run / "checkpoints" / "last.ckpt")["ganlab"]["g_iter"] == 6
     assert not (tmp / "logs").exists()
+
+
+def test_the_console_ends_with_a_summary_and_without_library_noise(resumed):
+    run, _, result, _ = resumed["newest"]
+    text = output(result)
+    assert "💡 Tip" not in text and "LeafSpec" not in text, text  # Lightning's advertising, PyTorch's deprecation
+    summary = text[text.index("finished 6 generator iterations"):].splitlines()
+    assert summary[0] == f"finished 6 generator iterations; run directory: {run}"
+    assert summary[1] == f"  last checkpoint: {run / 'checkpoints' / 'last.ckpt'}"
+    assert summary[2].startswith("  final: loss_d=") and "loss_g=" in summary[2]
+    assert summary[3] == f"  TensorBoard: tensorboard --logdir {run}"

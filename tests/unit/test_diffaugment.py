@@ -145,6 +145,8 @@ def test_module_augments_real_and_fake_before_every_discriminator_call():
     from ganlab.module import GANModule
     from ganlab.networks import DCGANGenerator, DOut
 
+    from conftest import ToyData, fit_module
+
     produced, received = [], []
 
     class RecordingAugment(DiffAugment):
@@ -162,17 +164,17 @@ def test_module_augments_real_and_fake_before_every_discriminator_call():
             received.append(x)
             return DOut(score=self.linear(x.flatten(1)).squeeze(1))
 
+    torch.manual_seed(0)
     generator = DCGANGenerator((3, 8, 8), latent_dim=4, width=4)
     module = GANModule(generator, RecordingDiscriminator(), HingeLoss(),
                        lambda p: torch.optim.SGD(p, lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1),
-                       augment=RecordingAugment("translation,cutout"))
-    module.manual_backward = lambda loss: loss.backward()  # no Trainer attached here
-    g_opt, d_opt = module.configure_optimizers()
-    real = torch.rand(6, 3, 8, 8) * 2 - 1
-    fake = generator(torch.randn(6, 4))
-    module._discriminator_step(d_opt, real, fake.detach(), None)
+                       augment=RecordingAugment("translation,cutout"), iterations=1)
+    data = ToyData(n=6, side=8, batch_size=6)
+    data.images = data.images.expand(-1, 3, -1, -1).contiguous()  # (6, 3, 8, 8): RGB
     before = [p.detach().clone() for p in generator.parameters()]
-    module._generator_step(g_opt, fake, None)
+    fit_module(module, data)  # one iteration: D's step on real and fake, then G's step
+    real = data.images
     assert len(received) == 3 and all(r is p for r, p in zip(received, produced))
-    assert not torch.equal(received[0], real)  # D saw the augmented real batch, not the batch itself
+    assert sorted(map(tuple, (r.shape for r in received))) == [(6, 3, 8, 8)] * 3
+    assert not any(torch.equal(r.sort(0).values, real.sort(0).values) for r in received[:1])  # D saw the augmented batch
     assert any(not torch.equal(b, p) for b, p in zip(before, generator.parameters()))

@@ -46,8 +46,8 @@ def test_ring_and_grid_layouts():
 
 def test_mixture_batches_and_keys():
     data = RingDataModule(batch_size=50, num_workers=0, modes=4, radius=2.0, sigma=0.1, size=1000, dataset_seed=3)
-    x, y = next(iter(data.train_dataloader()))
-    assert x.shape == (50, 2) and x.dtype == torch.float32 and y.shape == (50,) and (y == 0).all()
+    x, y = next(iter(data.train_dataloader()))  # one generator iteration: k = 1 batch
+    assert x.shape == (1, 50, 2) and x.dtype == torch.float32 and y.shape == (1, 50) and (y == 0).all()
     assert data.image_shape == (2,) and data.num_classes == 0 and data.name == "ring_4x2_sigma0.1"
     assert data.real_images(7).shape == (7, 2)
     again = RingDataModule(num_workers=0, modes=4, radius=2.0, sigma=0.1, size=1000, dataset_seed=3)
@@ -239,3 +239,19 @@ def test_mixture_picture_has_scatter_and_histogram():
     assert picture.shape == (3, 64, 128) and picture.dtype == torch.uint8
     histogram = picture[:, 40:, 64:]
     assert (histogram == torch.tensor(POINT_COLOUR, dtype=torch.uint8)[:, None, None]).all(0).any()
+
+
+def test_mlp_family_takes_vectors():
+    from ganlab.networks.mlp import MLPAutoencoder, MLPDiscriminator, MLPGenerator
+
+    g = MLPGenerator((2,), latent_dim=3, hidden=[8, 8], tanh=False)
+    x = g(torch.randn(4, 3))
+    assert x.shape == (4, 2) and not any(isinstance(m, nn.Tanh) for m in g.modules())
+    assert isinstance(MLPGenerator((2,), latent_dim=3, hidden=[8]).net[-1], nn.Tanh)
+    d = MLPDiscriminator((2,), hidden=[8, 8], minibatch_std=2)
+    assert d(x).score.shape == (4,)
+    layers = list(d.body)
+    std = next(i for i, m in enumerate(layers) if isinstance(m, MinibatchStdDev))
+    assert isinstance(layers[std + 1], nn.Linear) and layers[std + 1].in_features == 9  # before the last layer
+    out = MLPAutoencoder((2,), hidden=[8, 4], minibatch_std=2)(x)
+    assert out.score.shape == (4,) and out.reconstruction.shape == (4, 2)

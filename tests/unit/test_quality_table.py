@@ -51,6 +51,18 @@ def test_the_table_averages_seeds_per_loss_and_conditioning(tmp_path, capsys):
     assert any("failed: job 3 (loss=hinge conditioning=none seed=0): DivergenceError" in line for line in lines)
 
 
+def test_several_sweeps_make_one_table(tmp_path, capsys):
+    for name, seed, fid in (("a", 0, 10.0), ("b", 1, 20.0)):
+        sweep = tmp_path / name
+        row = job(sweep, 0, f"loss=gan conditioning=none seed={seed}", fid=fid)
+        with (sweep / "summary.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerow(row)
+    assert quality_table.main([str(tmp_path / "a"), str(tmp_path / "b" / "summary.csv")]) == 0
+    assert "| gan | none | 2 | 15.0 ± 7.1 |" in capsys.readouterr().out
+
+
 def test_a_missing_summary_is_one_clear_error(tmp_path, capsys):
     assert quality_table.main([str(tmp_path / "nowhere.csv")]) == 2
     assert "give the summary.csv of a finished `train.py -m` sweep" in capsys.readouterr().err

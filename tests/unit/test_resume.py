@@ -40,14 +40,12 @@ def test_only_the_newest_state_continues_in_place(tmp_path):
     assert resumed_run_dir(None, fresh, "T") == fresh
 
 
-def test_a_checkpoint_outside_a_run_or_missing_gets_no_stray_directory(tmp_path):
-    run = fake_run(tmp_path, {"last.ckpt": (4, 4)})
+def test_a_checkpoint_outside_a_run_starts_a_new_run(tmp_path):
     loose = tmp_path / "model.ckpt"
     torch.save({"ganlab": {"g_iter": 4, "d_iter": 4}}, loose)
     fresh = str(tmp_path / "fresh")
     assert resumed_run_dir(str(loose), fresh, "T") == fresh  # no run to continue: a new one
-    assert resumed_run_dir(str(run / "checkpoints" / "nope.ckpt"), fresh, "T") == str(run)  # the error goes there
-    assert resumed_run_dir(str(tmp_path / "gone" / "checkpoints" / "x.ckpt"), fresh, "T") == fresh
+    assert not is_newest_state(loose)
 
 
 def test_without_last_ckpt_the_newest_periodic_checkpoint_is_the_newest_state(tmp_path):

@@ -13,9 +13,9 @@ class InstanceNoise:
 
     def __init__(self, std: float = 0.1, anneal_iterations: int = 10_000):
         if std < 0:
-            raise ValueError(f"augment.std must be >= 0, got {std}")
+            raise ValueError(f"instance_noise.std must be >= 0, got {std}")
         if isinstance(anneal_iterations, bool) or not isinstance(anneal_iterations, int) or anneal_iterations < 1:
-            raise ValueError(f"augment.anneal_iterations must be a positive number of generator iterations, "
+            raise ValueError(f"instance_noise.anneal_iterations must be a positive number of generator iterations, "
                              f"got {anneal_iterations!r}")
         self.std = float(std)
         self.anneal_iterations = anneal_iterations

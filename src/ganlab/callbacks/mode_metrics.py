@@ -8,7 +8,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from ganlab.callbacks.ema import evaluation_generator
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.modes import NAMES, ModeStats, mode_stats
@@ -85,7 +84,7 @@ class ModeMetrics(pl.Callback):
     def measure(self, trainer: pl.Trainer, pl_module) -> tuple[torch.Tensor, ModeStats]:
         """(the generated points (n, 2) on the CPU, their ModeStats)."""
         means, sigma = mixture_of(trainer)
-        generator = evaluation_generator(trainer, pl_module)
+        generator = pl_module.evaluation_generator
         z = seeded_noise(self.num_samples, generator.latent_dim, self.seed)
         points = generate_from_noise(generator, z, device=pl_module.device)  # (n, 2)
         return points, mode_stats(points, means, sigma, self.threshold)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -39,11 +39,11 @@ class ApplyOptimizerSettings(pl.Callback):
                             continue
                         log.info("resuming: %s.%s = %s as the config says (the checkpoint had %s)",
                                  key, name, _show(value), _show(group[name]))
-                        group[name] = value
+                        group[name] = tuple(value) if _is_list(value) else value
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+    if _is_list(a) and _is_list(b):  # tuples, lists, OmegaConf ListConfigs
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     try:
         return float(a) == float(b)
@@ -51,8 +51,12 @@ def _same(a: Any, b: Any) -> bool:
         return a == b
 
 
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
 def _show(value: Any) -> str:
-    return str(list(value)) if isinstance(value, tuple) else str(value)
+    return str(list(value)) if _is_list(value) else str(value)
 
 
 def optimizer_hyperparameters(factory, network: nn.Module) -> dict[str, Any]:

@@ -16,8 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor
-from torch.utils.data import DataLoader, Sampler
-from torch.utils.data._utils.collate import default_collate
+from torch.utils.data import DataLoader, Sampler, default_collate
 
 
 class EpochShuffleSampler(Sampler[int]):

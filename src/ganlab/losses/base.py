@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ganlab.diagnostics import threshold_accuracy
 from ganlab.names import D_LOSS, G_LOSS
 from ganlab.networks.output import DOut
 from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms
@@ -27,6 +28,13 @@ class AdversarialLoss(StepPart):
 
     def generator_loss(self, fake: DOut, *real: DOut) -> Tensor:
         raise NotImplementedError
+
+    def real_fake_accuracy(self, real: DOut, fake: DOut) -> tuple[Tensor, Tensor]:
+        """The share of real samples D judges real and of fakes it judges fake (0-dim tensors, a
+        diagnostic: both near 1 means D wins, real near 0.5 is the overfitting signal StyleGAN2-ADA
+        watches). By default the sign of the score, D's decision as a classifier on logits; a loss
+        whose scores mean something else overrides it."""
+        return threshold_accuracy(real.score, fake.score)
 
     def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
         return {D_LOSS: self.discriminator_loss(step.d_real, step.d_fake)}

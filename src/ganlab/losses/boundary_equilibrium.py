@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from ganlab.diagnostics import relative_accuracy
 from ganlab.losses.base import AdversarialLoss
+from ganlab.names import BEGAN_K, BEGAN_M_GLOBAL
 from ganlab.networks.output import DOut
 from ganlab.step import DiscriminatorStep, Terms
 
@@ -69,4 +70,4 @@ class BoundaryEquilibriumLoss(AdversarialLoss, nn.Module):
         k, m_global = equilibrium_step(self.k, real.score.float().mean(), fake.score.float().mean(),
                                        self.gamma, self.lambda_k)
         self.k.copy_(k)
-        return {"began/k": self.k.clone(), "began/m_global": m_global}
+        return {BEGAN_K: self.k.clone(), BEGAN_M_GLOBAL: m_global}

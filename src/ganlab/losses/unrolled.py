@@ -39,6 +39,9 @@ class UnrolledLoss(AdversarialLoss, nn.Module):
     def generator_loss(self, fake: DOut, *real: DOut) -> Tensor:
         return self.objective.generator_loss(fake, *real)
 
+    def real_fake_accuracy(self, real: DOut, fake: DOut) -> tuple[Tensor, Tensor]:
+        return self.objective.real_fake_accuracy(real, fake)
+
     def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
         return self.objective.discriminator_terms(step)
 

@@ -27,13 +27,14 @@ import hashlib
 import logging
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
+from ganlab.atomic import write_atomically
 from ganlab.config_checks import ConfigError
 from ganlab.data.transforms import to_unit_range
 from ganlab.metrics.scores import FeatureScores
@@ -230,8 +231,9 @@ class ClassifierFeatures(nn.Module):
             log.info("classifier trained on %d %s images in %.1f s", len(split.train_labels), datamodule.name,
                      time.perf_counter() - started)
             if path is not None:
-                save_atomically({"network": {k: v.cpu() for k, v in network.state_dict().items()},
-                                 "settings": self.settings}, path)
+                state = {"network": {k: v.cpu() for k, v in network.state_dict().items()}, "settings": self.settings}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, lambda tmp: torch.save(state, tmp), durable=False)  # a cache: rebuilt if lost
                 log.info("classifier cached in %s", path)
         self.network = network.to(device).eval().requires_grad_(False)
         report = self.held_out_report(split, num_samples, device)
@@ -267,12 +269,3 @@ class ClassifierFeatures(nn.Module):
             logits.append(l.float().cpu())
         return torch.cat(features), torch.cat(logits)
 
-
-def save_atomically(data: Any, path: Path) -> None:
-    """torch.save to a temporary name, then a rename: a crash never leaves a truncated file."""
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(data, tmp)
-    os.replace(tmp, path)

@@ -9,6 +9,9 @@ exactly like real ones) with the data's channels and size, and returns either th
   implementations; numbers comparable with papers (at equal sample counts).
 - `RandomConvFeatures`: a small convolutional network with fixed random weights: no download,
   fast on a CPU; for smoke tests and relative comparisons between runs using the same network.
+- `ClassifierFeatures` (metrics/classifier.py): a small CNN trained at fit start on the run's own
+  labelled data (ImageMetrics calls its `fit_to_data`), cached; no download, numbers read against
+  the real-data floor it reports.
 - `TorchScriptFeatures`: any TorchScript file, e.g. a classifier trained on the dataset (the
   usual choice for MNIST).
 A user's own module works too: `callbacks.metrics.feature_network._target_=my_package.MyNet`.

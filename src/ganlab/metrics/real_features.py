@@ -8,13 +8,13 @@ summed or gathered over processes, describe each real image exactly once.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from ganlab.atomic import write_atomically
 from ganlab.metrics.features import Features, as_features
 from ganlab.sampling import quantize
 
@@ -53,9 +53,8 @@ def load_or_compute(path: Path | None, compute: Callable[[], Features]) -> Featu
     features = compute()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        torch.save({"features": features.features, "logits": features.logits}, tmp)
-        os.replace(tmp, path)
+        write_atomically(path, lambda tmp: torch.save({"features": features.features, "logits": features.logits}, tmp),
+                         durable=False)
         log.info("real-image features cached in %s", path)
     return features
 

@@ -1,6 +1,7 @@
-"""The fully connected GAN of Goodfellow et al. 2014, the classic baseline, for any image shape.
+"""The fully connected GAN of Goodfellow et al. 2014, the classic baseline, for any image shape
+and for vector data (a sample shape of (d,), e.g. data=ring's points).
 
-G: z -> hidden layers (LeakyReLU 0.2, BatchNorm after all but the first) -> C*H*W -> Tanh.
+G: z -> hidden layers (LeakyReLU 0.2, BatchNorm after all but the first) -> C*H*W -> Tanh (optional).
 D: the flattened image -> hidden layers (LeakyReLU 0.2, optional dropout) -> a linear score.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ganlab.networks.layers import (
     ScoreHead,
     apply_spectral_norm,
     checked_labels,
+    MinibatchStdDev,
     make_norm,
 )
 from ganlab.networks.output import DOut, Generator
@@ -36,15 +38,25 @@ def _stack(sizes: Sequence[int], norm: Norm1d | None, dropout: float, norm_first
     return layers
 
 
+def _critic_stack(sizes: Sequence[int], norm: Norm1d | None, dropout: float, minibatch_std: int) -> list[nn.Module]:
+    """D's layers; with `minibatch_std` (a group size, 0: off) the minibatch standard-deviation
+    feature (Karras et al. 2018) joins the input of the last hidden layer."""
+    if not minibatch_std:
+        return _stack(sizes, norm, dropout, norm_first=True)
+    return [*_stack(sizes[:-1], norm, dropout, norm_first=True), MinibatchStdDev(minibatch_std),
+            *_stack([sizes[-2] + 1, sizes[-1]], norm, dropout, norm_first=True)]
+
+
 class MLPGenerator(Generator):
     def __init__(
         self,
-        image_shape: tuple[int, int, int],  # (c, h, w) of the data
+        image_shape: tuple[int, ...],  # (c, h, w) of images, or (d,) of vectors
         latent_dim: int = 100,  # size of z
         hidden: Sequence[int] = (256, 512, 1024),  # widths of the hidden layers
         norm: Norm1d | None = nn.BatchNorm1d,  # after every hidden layer but the first
         num_classes: int = 0,  # classes of the data (used only when conditioned)
         label_dim: int = 0,  # concat conditioning: a label embedding of this size joins z (0: off)
+        tanh: bool = True,  # a Tanh output in [-1, 1] (images); false: linear (vectors beyond it, data=grid)
     ):
         super().__init__(latent_dim, num_classes, conditional=label_dim > 0)
         if not hidden:
@@ -52,18 +64,19 @@ class MLPGenerator(Generator):
         self.image_shape = tuple(image_shape)
         self.label = LabelVector(num_classes, label_dim) if label_dim > 0 else None
         layers = _stack([latent_dim + label_dim, *hidden], norm, 0.0, norm_first=False)
-        self.net = nn.Sequential(*layers, nn.Linear(hidden[-1], math.prod(image_shape)), nn.Tanh())
+        self.net = nn.Sequential(*layers, nn.Linear(hidden[-1], math.prod(image_shape)),
+                                 nn.Tanh() if tanh else nn.Identity())
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if self.label is not None:
             z = self.label(z, checked_labels(y, "generator"))
-        return self.net(z).view(-1, *self.image_shape)  # (n, c, h, w)
+        return self.net(z).view(-1, *self.image_shape)  # (n, c, h, w) or (n, d)
 
 
 class MLPDiscriminator(nn.Module):
     def __init__(
         self,
-        image_shape: tuple[int, int, int],  # (c, h, w) of the data
+        image_shape: tuple[int, ...],  # (c, h, w) of images, or (d,) of vectors
         hidden: Sequence[int] = (512, 256),  # widths of the hidden layers; the last is the feature size
         norm: Norm1d | None = None,  # after every hidden layer; None (default) keeps samples independent
         dropout: float = 0.0,  # after every hidden layer (Goodfellow et al. used dropout in D)
@@ -72,6 +85,7 @@ class MLPDiscriminator(nn.Module):
         label_dim: int = 0,  # concat conditioning: a label embedding joins the flattened image (0: off)
         projection: bool = False,  # projection conditioning (Miyato & Koyama 2018)
         aux_classifier: bool = False,  # AC-GAN class logits (Odena et al. 2017)
+        minibatch_std: int = 0,  # group size of the minibatch std feature before the last layer (0: off)
     ):
         super().__init__()
         if not hidden:
@@ -79,7 +93,7 @@ class MLPDiscriminator(nn.Module):
         self.conditional = label_dim > 0 or projection
         first: list[nn.Module] = [nn.Flatten()] + ([LabelVector(num_classes, label_dim)] if label_dim > 0 else [])
         self.body = LabelledSequential(
-            *first, *_stack([math.prod(image_shape) + label_dim, *hidden], norm, dropout, norm_first=True))
+            *first, *_critic_stack([math.prod(image_shape) + label_dim, *hidden], norm, dropout, minibatch_std))
         self.head = ScoreHead(hidden[-1], num_classes, projection, aux_classifier)
         if spectral_norm:
             apply_spectral_norm(self)
@@ -107,7 +121,7 @@ class MLPAutoencoder(AutoencoderDiscriminator):
 
     def __init__(
         self,
-        image_shape: tuple[int, int, int],
+        image_shape: tuple[int, ...],
         hidden: Sequence[int] = (512, 256),
         norm: Norm1d | None = None,
         dropout: float = 0.0,
@@ -116,13 +130,14 @@ class MLPAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: the label joins the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        minibatch_std: int = 0,  # in the encoder, before its last layer
     ):
         if not hidden:
             raise ValueError("model.discriminator.hidden must list at least one layer width")
         pixels = math.prod(image_shape)
         label = (lambda: [LabelVector(num_classes, label_dim)]) if label_dim > 0 else (lambda: [])
         encoder = LabelledSequential(nn.Flatten(), *label(),
-                                     *_stack([pixels + label_dim, *hidden], norm, dropout, norm_first=True))
+                                     *_critic_stack([pixels + label_dim, *hidden], norm, dropout, minibatch_std))
         widths = [hidden[-1] + label_dim, *reversed(hidden[:-1])]
         decoder = LabelledSequential(*label(), *_stack(widths, norm, 0.0, norm_first=True),
                                      nn.Linear(widths[-1], pixels), _Unflatten(tuple(image_shape)))

@@ -50,6 +50,27 @@ quality: install  ## loss x conditioning on MNIST, 3 seeds, classifier FID/IS/cl
 		iterations=$(QUALITY_ITERATIONS) hydra.sweep.dir=$(QUALITY_DIR) $(QUALITY_ARGS); \
 	status=$$?; $(PY) bench/quality_table.py $(QUALITY_DIR)/summary.csv; exit $$status
 
+# make mode-collapse: PacGAN's Table 1 (Lin et al. 2018) on the CPU, one torch thread per run, niced, five
+# sweeps side by side: GAN, PacGAN2, PacGAN4 (10 trials each) on the ring and on the grid at the presets'
+# budget (iterations=200), ganlab's extra rows (MODE_EXTRA_TRIALS trials each) on both, and GAN and
+# PacGAN2 on the ring at MODE_LONG iterations. About 25 CPU-minutes; then prints the table.
+MODE_SWEEPS ?= outputs/multiruns/mode_collapse
+MODE_EXTRA_TRIALS ?= 3
+MODE_LONG ?= 1000
+MODE_RUN := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 10 $(PY) train.py -m trainer.enable_progress_bar=false
+mode-collapse: install  ## PacGAN's Table 1 on the CPU (~25 CPU-minutes); bench/mode_table.py prints it
+	$(MODE_RUN) experiment=pacgan_ring 'seed=range(10)' +pacgan_row=gan,pacgan2,pacgan4 hydra.sweep.dir=$(MODE_SWEEPS)/ring & \
+	$(MODE_RUN) experiment=pacgan_grid 'seed=range(10)' +pacgan_row=gan,pacgan2,pacgan4 hydra.sweep.dir=$(MODE_SWEEPS)/grid & \
+	$(MODE_RUN) experiment=pacgan_ring 'seed=range($(MODE_EXTRA_TRIALS))' +pacgan_row=unrolled,wgan_gp,hinge,r1,minibatch_std \
+	  hydra.sweep.dir=$(MODE_SWEEPS)/ring_extra & \
+	$(MODE_RUN) experiment=pacgan_grid 'seed=range($(MODE_EXTRA_TRIALS))' +pacgan_row=unrolled,wgan_gp,hinge,r1,minibatch_std \
+	  hydra.sweep.dir=$(MODE_SWEEPS)/grid_extra & \
+	$(MODE_RUN) experiment=pacgan_ring 'seed=range(3)' +pacgan_row=gan,pacgan2 iterations=$(MODE_LONG) \
+	  hydra.sweep.dir=$(MODE_SWEEPS)/ring_long & \
+	wait
+	$(PY) bench/mode_table.py $(MODE_SWEEPS)/ring $(MODE_SWEEPS)/ring_extra $(MODE_SWEEPS)/ring_long \
+	  $(MODE_SWEEPS)/grid $(MODE_SWEEPS)/grid_extra
+
 tensorboard: install
 	$(VENV)/bin/tensorboard --logdir outputs
 

@@ -1,6 +1,6 @@
 """PacGAN's Table 1 from ganlab sweeps: reads the summary.csv of one or more multiruns of
-experiment=pacgan_ring / pacgan_grid, groups the completed jobs by `pacgan_row` (every other varied
-override but the seed joins the row's name, e.g. a budget `iterations=...`), and prints mean +-
+experiment=pacgan_ring / pacgan_grid, groups the completed jobs by dataset, budget (generator
+iterations) and `pacgan_row` (any other varied override but the seed joins the row's name), and prints mean +-
 standard error over the trials of modes, high-quality share and reverse KL, with PacGAN's published
 rows beside them (Lin et al. 2018, Table 1, 10 trials each).
 
@@ -40,9 +40,9 @@ def parse_overrides(text: str) -> dict[str, str]:
     return {key.lstrip("+~"): value for key, value in pairs}
 
 
-def read_rows(summaries: list[Path]) -> dict[tuple[str, str], list[dict[str, float]]]:
-    """(dataset, row name) -> the final metrics of each completed trial."""
-    rows: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
+def read_rows(summaries: list[Path]) -> dict[tuple[str, int, str], list[dict[str, float]]]:
+    """(dataset, iterations, row name) -> the final metrics of each completed trial."""
+    rows: dict[tuple[str, int, str], list[dict[str, float]]] = defaultdict(list)
     for path in summaries:
         for job in csv.DictReader(path.open()):
             if job["status"] != "completed":
@@ -51,9 +51,9 @@ def read_rows(summaries: list[Path]) -> dict[tuple[str, str], list[dict[str, flo
             overrides = parse_overrides(job["overrides"])
             dataset = overrides.get("experiment", "").removeprefix("pacgan_")
             varied = parse_overrides(job["varied"])
-            extra = [f"{k}={v}" for k, v in varied.items() if k not in ("seed", "pacgan_row", "experiment")]
+            extra = [f"{k}={v}" for k, v in varied.items() if k not in ("seed", "pacgan_row", "experiment", "iterations")]
             name = " ".join([overrides.get("pacgan_row", "gan"), *extra])
-            rows[(dataset, name)].append({m: float(job[m]) for m in METRICS})
+            rows[(dataset, int(job["iterations"]), name)].append({m: float(job[m]) for m in METRICS})
     return rows
 
 
@@ -61,10 +61,20 @@ def cell(mean: float, se: float, digits: int) -> str:
     return f"{mean:.{digits}f} +- {se:.{digits}f}" if math.isfinite(se) else f"{mean:.{digits}f}"
 
 
-def table(rows: dict[tuple[str, str], list[dict[str, float]]]) -> str:
-    lines = ["| data | row | trials | modes | high quality % | reverse KL | published (modes / HQ % / rKL) |",
-             "|---|---|---|---|---|---|---|"]
-    for (dataset, name), trials in sorted(rows.items()):
+ORDER = ["gan", "pacgan2", "pacgan3", "pacgan4", "unrolled", "wgan_gp", "hinge", "r1", "minibatch_std"]
+
+
+def _order(key: tuple[str, int, str]) -> tuple:
+    dataset, iterations, name = key
+    row = name.split()[0]
+    return (dataset, iterations, ORDER.index(row) if row in ORDER else len(ORDER), name)
+
+
+def table(rows: dict[tuple[str, int, str], list[dict[str, float]]]) -> str:
+    lines = ["| data | iterations | row | trials | modes | high quality % | reverse KL | "
+             "published, 400 epochs (modes / HQ % / rKL) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (dataset, iterations, name), trials in sorted(rows.items(), key=lambda item: _order(item[0])):
         modes = mean_se([t["final/modes"] for t in trials])
         quality = mean_se([100 * t["final/high_quality"] for t in trials])
         kl_values = [t["final/reverse_kl"] for t in trials if math.isfinite(t["final/reverse_kl"])]
@@ -73,7 +83,7 @@ def table(rows: dict[tuple[str, str], list[dict[str, float]]]) -> str:
             kl += f" ({len(trials) - len(kl_values)} trials without high-quality samples)"
         published = PUBLISHED.get(dataset, {}).get(name.split()[0])
         paper = " / ".join(cell(m, s, d) for (m, s), d in zip(published, (1, 1, 2))) if published else ""
-        lines.append(f"| {dataset} ({MAX_MODES.get(dataset, '?')} modes) | {name} | {len(trials)} | "
+        lines.append(f"| {dataset} ({MAX_MODES.get(dataset, '?')} modes) | {iterations} | {name} | {len(trials)} | "
                      f"{cell(*modes, 1)} | {cell(*quality, 1)} | {kl} | {paper} |")
     return "\n".join(lines)
 

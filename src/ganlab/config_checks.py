@@ -99,6 +99,10 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("optim.*.weight_decay", NON_NEGATIVE), ("optim.*.momentum", NON_NEGATIVE), ("optim.*.alpha", FRACTION),
     ("ema.decay", number(0.0, 1.0, high_open=False)), ("ema.start_iter", COUNT),
     ("callbacks.sample_grid.interpolation_rows", COUNT), ("callbacks.sample_grid.interpolation_steps", integer(2)),
+    ("callbacks.sample_grid.truncation", POSITIVE), ("callbacks.sample_grid.traversal_*", POSITIVE_INT),
+    ("callbacks.metrics.manifold", FLAG), ("callbacks.metrics.*_k", POSITIVE_INT),
+    ("latent.continuous", COUNT), ("infogan.q_head.hidden", POSITIVE_INT), ("infogan.q_head.learn_std", FLAG),
+    ("infogan.loss.*_weight", NON_NEGATIVE),
     ("callbacks.*.every_n", POSITIVE_INT), ("callbacks.*.num_samples", POSITIVE_INT),
     ("callbacks.*.batch_size", POSITIVE_INT), ("callbacks.*.refresh_rate", POSITIVE_INT),
     ("callbacks.*.keep_periodic", FLAG),
@@ -118,7 +122,7 @@ SAMPLE_SCHEMA: list[tuple[str, Rule]] = [
                                                       or (v.startswith("cuda:") and v[5:].isdigit())))),
     ("interpolation.seeds", Rule("a list of at least 2 integers in [0, 4294967295], e.g. [0,1,2,3]",
                                  lambda v: isinstance(v, (list, tuple)) and len(v) >= 2 and all(SEED.allowed(s) for s in v))),
-    ("interpolation.steps", integer(2)), ("interpolation.out", PATH),
+    ("interpolation.steps", integer(2)), ("interpolation.out", PATH), ("truncation", POSITIVE),
 ]
 REQUIRED = {"ckpt_path"}  # sample.py: keys that may not be null
 

@@ -29,6 +29,7 @@ from ganlab.augment.instance_noise import InstanceNoise
 from ganlab.diagnostics import DiscriminatorWinsWatch, gradient_norm
 from ganlab.divergence import DivergenceMonitor, verdict
 from ganlab.ema import GeneratorEMA
+from ganlab.latents import Codes, GaussianLatent, Latent, LatentSample
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import Generator
 from ganlab.regularizers.base import Regularizer
@@ -60,6 +61,7 @@ class GANModule(pl.LightningModule):
         discriminator_schedule: LRSchedule | None = None,  # D's, counted in generator iterations too
         instance_noise: InstanceNoise | None = None,  # annealed noise on D's inputs, after `augment`
         d_loss_watch: DiscriminatorWinsWatch | None = None,  # warns once when D's loss stays near 0
+        latent: Latent | None = None,  # what G reads (conf/latent/); None: N(0, I) of G's latent_dim
     ):
         super().__init__()
         if not isinstance(generator, Generator):
@@ -71,7 +73,12 @@ class GANModule(pl.LightningModule):
             raise ValueError(f"iterations must be >= 1, got {iterations}")
         if log_every_n < 1:
             raise ValueError(f"log_every_n must be >= 1, got {log_every_n}")
+        latent = latent if latent is not None else GaussianLatent(generator.latent_dim)
+        if latent.input_dim != generator.latent_dim:
+            raise ValueError(f"the latent draws inputs of size {latent.input_dim}, but the generator reads "
+                             f"{generator.latent_dim}: build G with latent_dim=latent.input_dim")
         self.automatic_optimization = False
+        self.latent = latent
         self.generator = generator
         self.discriminator = discriminator
         self.generator_ema = generator_ema
@@ -107,9 +114,14 @@ class GANModule(pl.LightningModule):
         one, else the trained generator."""
         return self.generator if self.generator_ema is None else self.generator_ema.average
 
+    def sample_latent(self, n: int) -> LatentSample:
+        """G's inputs for n samples (z (n, latent_dim), and the codes inside them for InfoGAN):
+        the one place the step draws noise."""
+        return self.latent.sample(n, device=self.device)
+
     def sample_noise(self, n: int) -> Tensor:
-        """The latent codes of n samples (n, latent_dim): the one place the step draws noise."""
-        return torch.randn(n, self.latent_dim, device=self.device)
+        """G's inputs for n samples (n, latent_dim), without the codes."""
+        return self.sample_latent(n).z
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         return self.generator(z, y)
@@ -139,11 +151,12 @@ class GANModule(pl.LightningModule):
         for i in range(self.d_steps_per_g_step):
             y = labels[i] if self.num_classes > 0 else None
             # One generator forward per D step; D sees it detached, G's step reuses the last one.
-            z = self.sample_noise(real.shape[1])
+            latent = self.sample_latent(real.shape[1])
             with torch.set_grad_enabled(i == self.d_steps_per_g_step - 1):
-                fake = self.generator(z, y)  # (b, c, h, w)
+                fake = self.generator(latent.z, y)  # (b, c, h, w)
             d_step, d_terms = self._discriminator_step(d_opt, parts, real[i], fake.detach(), y,
-                                                       diagnose=diagnose and i == self.d_steps_per_g_step - 1)
+                                                       diagnose=diagnose and i == self.d_steps_per_g_step - 1,
+                                                       codes=latent.codes)
             checked += [(self.d_iter, name, value) for name, value in d_terms.items()
                         if not names.is_gradient_norm(name)]
 
@@ -161,9 +174,10 @@ class GANModule(pl.LightningModule):
         self._log({**d_terms, **g_terms}, d_step)
 
     def _discriminator_step(self, d_opt, parts: list[StepPart], real: Tensor, fake: Tensor,
-                            y: Tensor | None, diagnose: bool = False) -> tuple[DiscriminatorStep, Terms]:
+                            y: Tensor | None, diagnose: bool = False,
+                            codes: Codes | None = None) -> tuple[DiscriminatorStep, Terms]:
         step = DiscriminatorStep(self.discriminator, real, fake, y, d_real=self.discriminator(self._augmented(real), y),
-                                 d_fake=self.discriminator(self._augmented(fake), y), index=self.d_iter)
+                                 d_fake=self.discriminator(self._augmented(fake), y), index=self.d_iter, codes=codes)
         terms: Terms = {}
         for part in parts:
             terms.update(part.discriminator_terms(step))
@@ -190,7 +204,7 @@ class GANModule(pl.LightningModule):
         try:
             step = GeneratorStep(self.discriminator, last.real, fake, last.labels,
                                  d_fake=self.discriminator(self._augmented(fake), last.labels), index=self.g_iter,
-                                 augment=self._augmented, discriminator_optimizer=d_opt)
+                                 augment=self._augmented, discriminator_optimizer=d_opt, codes=last.codes)
             terms: Terms = {}
             for part in parts:
                 terms.update(part.generator_terms(step))

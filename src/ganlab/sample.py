@@ -30,6 +30,9 @@ from torchvision.utils import make_grid, save_image
 from ganlab.checkpoints import load_checkpoint
 from ganlab.config_checks import REQUIRED, SAMPLE_SCHEMA, ConfigError, check_accelerator, check_values
 from ganlab.ema import averaged_generator_state
+from ganlab.latents import GaussianLatent, Latent
+from ganlab.train import build_generator
+from ganlab.sample_points import write_points
 from ganlab.sampling import generate_from_noise, interpolate, to_uint8
 
 log = logging.getLogger(__name__)
@@ -45,8 +48,7 @@ def load_generator(ckpt_path: str, device: str = "cpu", ema: bool | None = None)
     checkpoint = load_checkpoint(ckpt_path)
     run = checkpoint["ganlab_run"]
     config = OmegaConf.create(run["config"])
-    generator = instantiate(config.model.generator, image_shape=tuple(run["image_shape"]),
-                            num_classes=run["num_classes"])
+    generator, _ = build_generator(config, tuple(run["image_shape"]), run["num_classes"])  # G reads the latent's size
     averaged = averaged_generator_state(checkpoint)
     if ema and averaged is None:
         raise ConfigError(f"ema=true, but {ckpt_path} holds no EMA of the generator (the run trained without "
@@ -93,16 +95,26 @@ def requested_labels(labels, n: int, generator: nn.Module) -> Tensor | None:
     return labels_of(label_cycle(labels, generator), 0, n)
 
 
+def load_latent(ckpt_path: str) -> Latent:
+    """The latent distribution the checkpoint's generator was trained to read (conf/latent/; N(0, I)
+    for a checkpoint written before the group existed)."""
+    config = OmegaConf.create(load_checkpoint(ckpt_path)["ganlab_run"]["config"])
+    return instantiate(config.latent) if config.get("latent") else GaussianLatent(config.model.latent_dim)
+
+
 def image_chunks(generator: nn.Module, n: int, seed: int, device: str, classes: list[int] | None,
-                 batch_size: int, chunk: int | None = None) -> Iterator[Tensor]:
+                 batch_size: int, chunk: int | None = None, latent: Latent | None = None,
+                 truncation: float | None = None) -> Iterator[Tensor]:
     """n images from seeded noise, `chunk` at a time: (b, c, h, w) in [-1, 1] on the CPU. The noise
     is drawn from one seeded stream, `chunk` rows at a time (a multiple of 16 rows: the same numbers
-    as one draw of all n rows), so the images do not depend on `chunk`."""
+    as one draw of all n rows), so the images do not depend on `chunk` (for N(0, I) noise without
+    truncation). `latent`: what G reads (None: N(0, I)); `truncation`: redraw every |z_i| above it."""
     chunk = chunk or CHUNK
+    latent = latent or GaussianLatent(generator.latent_dim)
     stream = torch.Generator().manual_seed(seed)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        z = torch.randn(stop - start, generator.latent_dim, generator=stream)
+        z = latent.sample(stop - start, generator=stream, truncation=truncation).z
         yield generate_from_noise(generator, z, labels_of(classes, start, stop), device, batch_size)
 
 
@@ -153,15 +165,18 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def write_samples(cfg: DictConfig, generator: nn.Module, device: str, out: Path) -> Path:
+def write_samples(cfg: DictConfig, generator: nn.Module, device: str, out: Path, latent: Latent | None = None) -> Path:
     """`num_samples` images from seeded noise to `out` (.npz or a directory of PNGs), plus a grid.
     A conditional generator draws the classes `labels` asks for; the .npz then also holds `y`."""
     n = cfg.num_samples
     classes = label_cycle(cfg.labels, generator)
     out, grid_path = output_paths(str(out))
+    if len(generator.image_shape) == 1:  # vector samples (data=ring/grid): float points and their picture
+        return write_points(cfg, generator, device, out, grid_path)
     check_space(out, n, generator.image_shape)
     shown: list[Tensor] = []  # the first grid_size images
-    chunks = image_chunks(generator, n, cfg.seed, device, classes, cfg.batch_size)
+    chunks = image_chunks(generator, n, cfg.seed, device, classes, cfg.batch_size, latent=latent,
+                          truncation=cfg.get("truncation"))
 
     def pixels() -> Iterator[np.ndarray]:
         kept = 0
@@ -214,22 +229,23 @@ def write_npz(path: Path, arrays: dict[str, tuple[tuple[int, ...], np.dtype, Ite
         tmp.unlink(missing_ok=True)
 
 
-def write_interpolation(cfg: DictConfig, generator: nn.Module, device: str, out: Path) -> Path:
+def write_interpolation(cfg: DictConfig, generator: nn.Module, device: str, out: Path,
+                        latent: Latent | None = None) -> Path:
     """A PNG with one row per consecutive pair of `interpolation.seeds`, each row `interpolation.steps`
     images along the spherical path between the two seeds' noise (seed s's end image is the image of
     `mode=samples seed=s num_samples=1`). A conditional generator draws one class per row, as
     `labels` asks."""
     seeds, steps = list(cfg.interpolation.seeds), cfg.interpolation.steps
     labels = requested_labels(cfg.labels, len(seeds) - 1, generator)
-    strip = interpolate(generator, seeds, steps, device=device, labels=labels,
-                        batch_size=cfg.batch_size)  # (rows, steps, c, h, w)
+    strip = interpolate(generator, seeds, steps, device=device, labels=labels, batch_size=cfg.batch_size,
+                        latent=latent, truncation=cfg.get("truncation"))  # (rows, steps, c, h, w)
     save_image(make_grid(strip.flatten(0, 1), nrow=steps, normalize=True, value_range=(-1, 1)), out)
     log.info("wrote an interpolation strip (%d rows x %d steps, seeds %s) to %s", len(seeds) - 1, steps, seeds, out)
     return out
 
 
 # The CLI's verbs: `mode=samples` or `mode=interpolate`.
-MODES: dict[str, Callable[[DictConfig, nn.Module, str, Path], Path]] = {
+MODES: dict[str, Callable[[DictConfig, nn.Module, str, Path, Latent], Path]] = {
     "samples": write_samples,
     "interpolate": write_interpolation,
 }
@@ -258,4 +274,4 @@ def sample(cfg: DictConfig) -> Path:
     out = output_of(cfg)  # before any work: an unwritable `out` fails now, not after generating
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
     generator = load_generator(cfg.ckpt_path, device, ema=cfg.ema)
-    return MODES[cfg.mode](cfg, generator, device, out)
+    return MODES[cfg.mode](cfg, generator, device, out, load_latent(cfg.ckpt_path))

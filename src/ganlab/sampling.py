@@ -7,10 +7,18 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor, nn
 
+from ganlab.latents import GaussianLatent, Latent, LatentSample
+
 
 def seeded_noise(n: int, latent_dim: int, seed: int) -> Tensor:
     """(n, latent_dim) standard normal noise from its own generator: the same seed, the same z."""
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def seeded_latent(latent: Latent, n: int, seed: int, truncation: float | None = None) -> LatentSample:
+    """n inputs for G from `latent`, drawn with their own generator (the same seed, the same z; for
+    N(0, I) the values of `seeded_noise`), every noise value beyond `truncation` redrawn."""
+    return latent.sample(n, generator=torch.Generator().manual_seed(seed), truncation=truncation)
 
 
 def seeded_labels(n: int, num_classes: int, seed: int) -> Tensor:
@@ -41,10 +49,11 @@ def generate_from_noise(generator: nn.Module, z: Tensor, labels: Tensor | None =
 
 
 def generate(generator: nn.Module, n: int, seed: int, device=None, labels: Tensor | None = None,
-             batch_size: int = 256) -> Tensor:
+             batch_size: int = 256, latent: Latent | None = None, truncation: float | None = None) -> Tensor:
     """n images (n, c, h, w) in [-1, 1] from seeded noise (the same seed, the same images).
-    `labels` (n,) int64 picks the classes of a conditional generator."""
-    z = seeded_noise(n, generator.latent_dim, seed)
+    `labels` (n,) int64 picks the classes of a conditional generator. `latent`: what G reads
+    (None: N(0, I)); `truncation`: redraw every noise value beyond it."""
+    z = seeded_latent(latent or GaussianLatent(generator.latent_dim), n, seed, truncation).z
     return generate_from_noise(generator, z, labels, device, batch_size)
 
 
@@ -61,23 +70,28 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
 
 
-def interpolation_noise(latent_dim: int, seeds: Sequence[int], steps: int) -> Tensor:
+def interpolation_noise(latent_dim: int, seeds: Sequence[int], steps: int, latent: Latent | None = None,
+                        truncation: float | None = None) -> Tensor:
     """(len(seeds) - 1, steps, latent_dim): row i goes from seed i's z to seed i+1's z (both ends
-    included), each seed's z being `seeded_noise(1, latent_dim, seed)`."""
+    included), each seed's z being `seeded_noise(1, latent_dim, seed)`, or `latent`'s seeded draw
+    (`seeded_latent(latent, 1, seed, truncation)`) when one is given."""
     if len(seeds) < 2:
         raise ValueError(f"interpolation needs at least 2 seeds, got {list(seeds)}")
     if steps < 2:
         raise ValueError(f"interpolation needs at least 2 steps (the two ends), got {steps}")
-    ends = [seeded_noise(1, latent_dim, int(s))[0] for s in seeds]  # each (latent_dim,)
+    latent = latent or GaussianLatent(latent_dim)
+    ends = [seeded_latent(latent, 1, int(s), truncation).z[0] for s in seeds]  # each (latent_dim,)
     t = torch.linspace(0.0, 1.0, steps)
     return torch.stack([slerp(a, b, t) for a, b in zip(ends[:-1], ends[1:])])
 
 
 def interpolate(generator: nn.Module, seeds: Sequence[int], steps: int, device=None,
-                labels: Tensor | None = None, batch_size: int = 256) -> Tensor:
+                labels: Tensor | None = None, batch_size: int = 256, latent: Latent | None = None,
+                truncation: float | None = None) -> Tensor:
     """Images along slerp paths between consecutive seeds: (len(seeds) - 1, steps, c, h, w) in
-    [-1, 1]. `labels` (len(seeds) - 1,) holds one class per row for a conditional generator."""
-    z = interpolation_noise(generator.latent_dim, seeds, steps)  # (rows, steps, latent_dim)
+    [-1, 1]. `labels` (len(seeds) - 1,) holds one class per row for a conditional generator;
+    `latent` (None: N(0, I)) and `truncation` draw the ends."""
+    z = interpolation_noise(generator.latent_dim, seeds, steps, latent, truncation)  # (rows, steps, latent_dim)
     rows = z.shape[0]
     y = None if labels is None else labels.repeat_interleave(steps)  # (rows * steps,)
     images = generate_from_noise(generator, z.flatten(0, 1), y, device, batch_size)

@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from ganlab.latents.base import Codes
 from ganlab.networks.output import DOut
 
 Terms = dict[str, Tensor]  # name (ganlab.names) -> 0-dim tensor
@@ -36,6 +37,7 @@ class DiscriminatorStep:
     d_real: DOut  # D(augment(real), labels)
     d_fake: DOut  # D(augment(fake), labels)
     index: int  # discriminator steps taken before this one, in the whole run (the lazy schedules)
+    codes: Codes | None = None  # the latent codes inside fake's z (InfoGAN), None for plain noise
 
 
 @dataclass
@@ -47,6 +49,7 @@ class GeneratorStep:
     d_fake: DOut  # D(augment(fake), labels), in G's graph
     index: int  # generator steps taken before this one
     augment: Callable[[Tensor], Tensor] = field(repr=False, default=lambda x: x)  # what D's inputs go through
+    codes: Codes | None = None  # the latent codes inside fake's z (InfoGAN), None for plain noise
     discriminator_optimizer: Any = field(repr=False, default=None)  # D's optimiser, to read only (Unrolled GAN)
 
     @cached_property

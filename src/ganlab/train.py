@@ -27,30 +27,49 @@ from ganlab.checkpoints import CheckpointError, check_resumable, is_newest_state
 from ganlab.config_checks import check_config, check_labels, check_writable_dir
 from ganlab.distributed import check_data_parallel
 from ganlab.hparams import declare_hparams
+from ganlab.latents import GaussianLatent, Latent
 from ganlab.module import GANModule
+from ganlab.networks.infogan import InfoGANDiscriminator
+from ganlab.networks.output import Generator
 from ganlab.sweep import METRICS_FILE, in_multirun, write_json
 
 log = logging.getLogger(__name__)
 
 
+def build_generator(cfg: DictConfig, image_shape: tuple[int, ...], num_classes: int) -> tuple[Generator, Latent]:
+    """G and the latent distribution it reads (conf/latent/): G's input size is the latent's
+    `input_dim` (model.latent_dim, plus the codes of latent=infogan). A config without `latent`
+    (a checkpoint written before the group existed) reads N(0, I) of size model.latent_dim."""
+    latent = instantiate(cfg.latent) if cfg.get("latent") else GaussianLatent(cfg.model.latent_dim)
+    generator = instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes,
+                            latent_dim=latent.input_dim)
+    return generator, latent
+
+
 def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int) -> GANModule:
     """The GANModule the config describes, for images of `image_shape`."""
-    generator = instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes)
+    generator, latent = build_generator(cfg, image_shape, num_classes)
 
     def discriminator_for(shape: tuple[int, ...]):
         return instantiate(cfg.model.discriminator, image_shape=shape, num_classes=num_classes)
 
+    discriminator = (instantiate(cfg.packing)(discriminator_for, image_shape) if cfg.get("packing")
+                     else discriminator_for(image_shape))  # packing=pacgan: D of packed samples
+    mutual_information = []
+    if cfg.get("infogan"):  # latent=infogan: Q's head on D's features, and the mutual-information term
+        discriminator = InfoGANDiscriminator(discriminator, instantiate(cfg.infogan.q_head), image_shape)
+        mutual_information = [instantiate(cfg.infogan.loss)]
     objective = instantiate(cfg.loss.objective)
     return GANModule(
         generator=generator,
-        discriminator=(instantiate(cfg.packing)(discriminator_for, image_shape) if cfg.get("packing")
-                       else discriminator_for(image_shape)),  # packing=pacgan: D of packed samples
+        discriminator=discriminator,
+        latent=latent,
         loss=instantiate(cfg.unrolled)(objective) if cfg.get("unrolled") else objective,  # unrolled=default
         generator_optimizer=instantiate(cfg.optim.generator),
         discriminator_optimizer=instantiate(cfg.optim.discriminator),
         regularizers={name: instantiate(r) for name, r in cfg.loss.regularizers.items()},
         constraints=[instantiate(c) for c in cfg.loss.constraints.values()],
-        auxiliary_losses=[instantiate(a) for a in cfg.conditioning.auxiliary.values()],
+        auxiliary_losses=[*(instantiate(a) for a in cfg.conditioning.auxiliary.values()), *mutual_information],
         augment=instantiate(cfg.augment) if cfg.get("augment") else None,
         generator_ema=instantiate(cfg.ema)(generator) if cfg.get("ema") else None,
         d_steps_per_g_step=cfg.loss.d_steps_per_g_step,
@@ -178,7 +197,7 @@ def resumed_config(cfg: DictConfig, checkpoint: dict[str, Any], overrides: list[
     except ConfigCompositionException as error:  # a saved override this command line's config lacks
         key = re.search(r"override '([^']+)'", str(error))
         raise CheckpointError(
-            f"ckpt_path={cfg.ckpt_path} does not fit the model this command line builds: the run that wrote it "
+            f"ckpt_path={cfg.ckpt_path} does not fit the model this config builds: the run that wrote it "
             f"was trained with {' '.join(saved) or 'no overrides'}, and "
             f"{key.group(1) if key else 'one of them'} does not exist in the config of "
             f"{' '.join(overrides) or 'this command line'}. Resume with the same model, conditioning, loss and "

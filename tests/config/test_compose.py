@@ -48,7 +48,7 @@ def test_model_loss_pairs_build(tmp_path, model, loss):
 
 
 @pytest.mark.parametrize("group", ["trainer", "logger", "callbacks", "optim", "regularizer", "scheduler",
-                                   "instance_noise", "experiment"])
+                                   "instance_noise", "latent", "experiment"])
 def test_group_options_instantiate(tmp_path, group):
     for option in options(group):
         cfg = compose_train([f"{group}={option}"], tmp_path)

@@ -67,6 +67,8 @@ FAKE_DATA = {  # the DataModule a preset uses -> a writer of its tiny fake datas
     "ganlab.data.CIFAR10DataModule": fake_cifar10,
     "ganlab.data.CelebADataModule": fake_celeba,
     "ganlab.data.DigitsDataModule": lambda root: None,  # bundled with scikit-learn
+    "ganlab.data.mixture.RingDataModule": lambda root: None,  # drawn from its parameters
+    "ganlab.data.mixture.GridDataModule": lambda root: None,
 }
 
 
@@ -81,7 +83,8 @@ def shrink(cfg) -> None:
                 net.hidden = [16]
         metrics = cfg.callbacks.get("metrics")
         if metrics is not None:  # a preset that scores itself (mnist_quality, ...): a few images
-            metrics.update(num_samples=40, batch_size=20, kid_subsets=2, is_splits=2)
+            small = dict(num_samples=40, batch_size=20, kid_subsets=2, is_splits=2)
+            metrics.update({key: value for key, value in small.items() if key in metrics})  # (modes: no batches)
 
 
 # --- the presets -------------------------------------------------------------------------------------
@@ -168,6 +171,20 @@ PAPER_SETTINGS = {
         "loss.objective._target_": "ganlab.losses.EnergyLoss", "loss.objective.pt_weight": 0.1,
         "data.batch_size": 64, "loss.lr": 1e-3},
 }
+
+
+PACGAN_PROTOCOL = {  # Lin et al. 2018, sec. 5.1 and the released code
+    "model.generator._target_": "ganlab.networks.pacgan.PacGANGenerator", "model.latent_dim": 2,
+    "model.discriminator._target_": "ganlab.networks.pacgan.PacGANDiscriminator",
+    "model.generator.hidden": [400, 400, 400, 400], "model.discriminator.hidden": [200, 200, 200],
+    "model.discriminator.pieces": 5, "model.generator.init_std": 0.02, "model.discriminator.init_std": 0.02,
+    "loss.objective._target_": "ganlab.losses.NonSaturatingLoss", "loss.d_steps_per_g_step": 1,
+    "loss.lr": 1e-4, "loss.betas": [0.8, 0.999], "data.batch_size": 100, "data.size": 100_000,
+    "callbacks.metrics.num_samples": 2500, "callbacks.metrics.threshold": 3.0}
+PAPER_SETTINGS["pacgan_ring"] = {"data._target_": "ganlab.data.mixture.RingDataModule", "data.modes": 8,
+                                 "data.radius": 1.0, "data.sigma": 0.01, **PACGAN_PROTOCOL}
+PAPER_SETTINGS["pacgan_grid"] = {"data._target_": "ganlab.data.mixture.GridDataModule", "data.modes": 25,
+                                 "data.radius": 4.0, "data.sigma": 0.05, **PACGAN_PROTOCOL}
 
 
 def test_every_paper_preset_has_its_settings_checked():

@@ -149,7 +149,7 @@ def test_every_conditioning_composes_and_steps(model, loss, conditioning):
 
 # Groups that change the step for any loss: each of their options (found in conf/) composes with every
 # model and trains; so do the ganhacks options of the GAN loss.
-STEP_GROUPS = ["regularizer", "scheduler", "instance_noise"]
+STEP_GROUPS = ["regularizer", "scheduler", "instance_noise", "latent"]
 GANHACKS = ["loss.objective.real_targets=[0.7,1.2]", "loss.objective.fake_targets=[0.0,0.3]",
             "loss.objective.flip_probability=0.2"]
 
@@ -160,6 +160,17 @@ GANHACKS = ["loss.objective.real_targets=[0.7,1.2]", "loss.objective.fake_target
 def test_every_step_option_composes_with_every_model_and_trains(model, overrides):
     torch.manual_seed(0)
     module, _ = make_module(model, "gan", "none", *overrides)
+    fit(module)
+    assert module.g_iter == 2
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+@pytest.mark.parametrize("loss, conditioning", [*((loss, "none") for loss in options("loss")),
+                                                 ("gan", "concat"), ("gan", "projection"), ("gan", "acgan")])
+def test_infogan_composes_with_every_loss_and_conditioning(loss, conditioning):
+    torch.manual_seed(0)
+    module, _ = make_module("dcgan", loss, conditioning, "latent=infogan")
+    assert module.generator.latent_dim == module.latent.input_dim
     fit(module)
     assert module.g_iter == 2
     assert all(torch.isfinite(p).all() for p in module.parameters())

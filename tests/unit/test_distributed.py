@@ -22,6 +22,7 @@ from ganlab.config_checks import ConfigError
 from ganlab.data.sampler import EpochShuffleSampler, ResumableDataLoader
 from ganlab.distributed import GANDDPStrategy, check_data_parallel, weight_fingerprint
 from ganlab.losses import NonSaturatingLoss
+from ganlab.latents import LatentSample
 from ganlab.module import GANModule
 from ganlab.networks import DOut
 
@@ -61,10 +62,10 @@ class SharedNoiseGAN(GANModule):
     """Draws the global batch's noise from a seed shared by all ranks, and keeps this rank's rows:
     the ranks together use exactly the noise a single process uses for the global batch."""
 
-    def sample_noise(self, n: int) -> torch.Tensor:
+    def sample_latent(self, n: int) -> LatentSample:
         world, rank = self.trainer.world_size, self.trainer.global_rank
         z = torch.randn(n * world, self.latent_dim, generator=torch.Generator().manual_seed(1000 + self.d_iter))
-        return z[rank * n:(rank + 1) * n].to(self.device)
+        return LatentSample(z[rank * n:(rank + 1) * n].to(self.device))
 
 
 class SaveWeightsPerRank(pl.Callback):

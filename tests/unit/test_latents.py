@@ -8,7 +8,8 @@ import torch
 from ganlab.config_checks import ConfigError
 from ganlab.latents import Codes, GaussianLatent, InfoGANLatent, UniformLatent
 from ganlab.losses.mutual_information import MutualInformationLoss
-from ganlab.networks.infogan import CodePosterior, QHead
+from ganlab.networks.infogan import QHead
+from ganlab.networks.output import CodePosterior
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -168,3 +169,44 @@ def test_a_mismatched_q_head_is_a_clear_error():
     posterior = QHead(6, categorical=[4, 2], continuous=1)(torch.randn(3, 6))
     with pytest.raises(ValueError, match="latent.categorical"):
         MutualInformationLoss()(posterior, codes)
+
+
+class EchoGenerator(torch.nn.Module):
+    """Returns its input as a (n, 1, 1, d) 'image': shows the noise G was given."""
+
+    conditional = False
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.unused = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, z, y=None):
+        return z[:, None, None, :]
+
+
+@pytest.mark.parametrize("latent", [GaussianLatent(16), UniformLatent(16)], ids=type)
+def test_grids_and_interpolations_draw_from_the_latent_with_truncation(latent):
+    from ganlab.sampling import generate, interpolate, seeded_latent, seeded_noise
+
+    echo = EchoGenerator(16)
+    z = generate(echo, 200, seed=1, latent=latent, truncation=0.5).flatten(1)
+    assert torch.equal(z, seeded_latent(latent, 200, seed=1, truncation=0.5).z) and z.abs().max() <= 0.5
+    strip = interpolate(echo, [3, 4], steps=3, latent=latent, truncation=0.5).flatten(2)  # (1, 3, 16)
+    assert torch.equal(strip[0, 0], seeded_latent(latent, 1, seed=3, truncation=0.5).z[0])
+    plain = generate(echo, 8, seed=2).flatten(1)  # no latent: N(0, I), the values of seeded_noise
+    assert torch.equal(plain, seeded_noise(8, 16, seed=2))
+
+
+def test_sample_py_chunks_draw_the_latent_truncated():
+    from ganlab.sample import image_chunks
+
+    echo = EchoGenerator(16)
+    latent = infogan(categorical=(4,), continuous=1, noise=11)
+    chunks = list(image_chunks(echo, 40, seed=0, device="cpu", classes=None, batch_size=8, chunk=16,
+                               latent=latent, truncation=0.25))
+    z = torch.cat(chunks).flatten(1)  # (40, 16)
+    assert z.shape == (40, 16) and z[:, :11].abs().max() <= 0.25  # the noise, truncated
+    assert torch.equal(z[:, 11:15].sum(1), torch.ones(40))  # one-hot codes, untouched
+    plain = torch.cat(list(image_chunks(echo, 40, seed=0, device="cpu", classes=None, batch_size=8))).flatten(1)
+    assert torch.equal(plain, torch.randn(40, 16, generator=torch.Generator().manual_seed(0)))  # N(0, I) as before

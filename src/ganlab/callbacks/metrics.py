@@ -18,15 +18,15 @@ from ganlab.metrics.class_scores import CLASS_SCORE_NAMES, ClassTally
 from ganlab.metrics.features import Features, as_features, fingerprint
 from ganlab.metrics.real_features import cache_file, extract_features, load_or_compute, share
 from ganlab.metrics.scores import FeatureScores, score_names
-from ganlab.sampling import image_batches, quantize, seeded_labels, seeded_noise
+from ganlab.sampling import image_batches, quantize, seeded_labels, seeded_latent
 
 log = logging.getLogger(__name__)
 
 
 class ImageMetrics(pl.Callback):
     """Compares `num_samples` generated images with `num_samples` real ones through a feature
-    network: FID, and optionally KID and IS, every `every_n` generator iterations and at the end of
-    training. TensorBoard gets `metrics/<name>` against generator iterations; `best_checkpoint`
+    network: FID, and optionally KID, IS, and (`manifold`) precision, recall, density and coverage
+    (metrics/manifold.py), every `every_n` generator iterations and at the end of training. TensorBoard gets `metrics/<name>` against generator iterations; `best_checkpoint`
     (optional) keeps `best.ckpt` at the best value of its monitored metric.
 
     - The generated set is the same every time (noise and labels from `seed`), so evaluations
@@ -55,6 +55,9 @@ class ImageMetrics(pl.Callback):
         seed: int = 0,  # picks the real images and the noise of the generated ones
         best_checkpoint: BestCheckpoint | None = None,
         class_scores: bool = False,  # class_share_min, class_accuracy: logits must index the data's classes
+        manifold: bool = False,  # precision, recall (Kynkaanniemi et al. 2019), density, coverage (Naeem et al. 2020)
+        precision_recall_k: int = 3,  # neighbours of precision and recall (the paper: 3)
+        density_coverage_k: int = 5,  # neighbours of density and coverage (the paper: 5)
     ):
         for key, value, least in (("every_n", every_n, 1), ("num_samples", num_samples, 2),
                                   ("batch_size", batch_size, 1), ("kid_subsets", kid_subsets, 1),
@@ -64,7 +67,12 @@ class ImageMetrics(pl.Callback):
         if kid_subset_size is not None and not 1 <= kid_subset_size <= num_samples:
             raise ConfigError(f"callbacks.metrics.kid_subset_size={kid_subset_size} must be between 1 and "
                               f"callbacks.metrics.num_samples={num_samples} (null: min(1000, num_samples))")
-        self.names = score_names(kid, inception_score) + (list(CLASS_SCORE_NAMES) if class_scores else [])
+        for key, k in (("precision_recall_k", precision_recall_k), ("density_coverage_k", density_coverage_k)):
+            if manifold and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < num_samples):
+                raise ConfigError(f"callbacks.metrics.{key} must be an integer between 1 and num_samples - 1 "
+                                  f"({num_samples - 1}), got {k!r}")
+        self.names = (score_names(kid, inception_score, manifold)
+                      + (list(CLASS_SCORE_NAMES) if class_scores else []))
         if best_checkpoint is not None and best_checkpoint.monitor not in self.names:
             raise ConfigError(f"callbacks.metrics.best_checkpoint.monitor={best_checkpoint.monitor!r} is not computed; "
                               f"choose one of {self.names}")
@@ -73,6 +81,8 @@ class ImageMetrics(pl.Callback):
         self.num_samples = num_samples
         self.batch_size = batch_size
         self.kid = kid
+        self.manifold = manifold
+        self.precision_recall_k, self.density_coverage_k = precision_recall_k, density_coverage_k
         self.inception_score = inception_score
         self.kid_subsets = kid_subsets
         self.kid_subset_size = kid_subset_size if kid_subset_size is not None else min(1000, num_samples)
@@ -134,7 +144,9 @@ class ImageMetrics(pl.Callback):
                               "(features, logits) from it")
         self.scores = FeatureScores(real.features.shape[1], kid=self.kid, inception_score=self.inception_score,
                                     kid_subsets=self.kid_subsets, kid_subset_size=self.kid_subset_size,
-                                    is_splits=self.is_splits).to(pl_module.device)
+                                    is_splits=self.is_splits, manifold=self.manifold,
+                                    precision_recall_k=self.precision_recall_k,
+                                    density_coverage_k=self.density_coverage_k).to(pl_module.device)
         self.scores.add_real(share(real, trainer.global_rank, trainer.world_size).features.to(pl_module.device))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -167,7 +179,7 @@ class ImageMetrics(pl.Callback):
         device, g_iter = pl_module.device, pl_module.g_iter
         generator = pl_module.evaluation_generator
         rank, world_size = trainer.global_rank, trainer.world_size
-        z = seeded_noise(self.num_samples, generator.latent_dim, self.seed)[rank::world_size]
+        z = seeded_latent(pl_module.latent, self.num_samples, self.seed).z[rank::world_size]  # (n / world, d)
         labels = (seeded_labels(self.num_samples, generator.num_classes, self.seed + 1)[rank::world_size]
                   if generator.num_classes > 0 else None)
         tally = ClassTally(trainer.datamodule.num_classes, device) if self.class_scores else None

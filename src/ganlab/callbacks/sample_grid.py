@@ -7,7 +7,9 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid, save_image
 
-from ganlab.sampling import generate, generate_from_noise, interpolate, seeded_noise
+from ganlab.callbacks.mixture_picture import points_picture
+from ganlab.latents import check_truncation
+from ganlab.sampling import generate, generate_from_noise, interpolate, seeded_latent
 
 
 class SampleGrid(pl.Callback):
@@ -20,12 +22,20 @@ class SampleGrid(pl.Callback):
 
     A class-conditional generator gets a class grid instead: one row per class (at most
     `max_class_rows`), the same noise down each column, `num_samples // rows` columns (at least 4).
+
+    The noise comes from the module's latent (conf/latent/); `truncation` (e.g. 0.5) redraws every
+    noise value beyond it (the truncation trick), None: off. A latent with codes (latent=infogan)
+    also gets one TensorBoard image per code, `traversal/<code>` (the latest also in
+    `samples/traversal_<code>.png`): its rows are the code's values (each category;
+    `traversal_steps` values from -2 to 2 for a continuous code), its `traversal_columns` columns
+    hold the noise and the other codes fixed.
     """
 
     max_class_rows = 16
 
     def __init__(self, dirpath: str, every_n: int = 500, num_samples: int = 64, seed: int = 1234,
-                 interpolation_rows: int = 4, interpolation_steps: int = 8):
+                 interpolation_rows: int = 4, interpolation_steps: int = 8, truncation: float | None = None,
+                 traversal_columns: int = 8, traversal_steps: int = 7):
         if every_n < 1:
             raise ValueError(f"callbacks.sample_grid.every_n must be >= 1, got {every_n}")
         if num_samples < 1:
@@ -36,6 +46,12 @@ class SampleGrid(pl.Callback):
         self.seed = seed
         self.interpolation_rows = interpolation_rows
         self.interpolation_steps = max(interpolation_steps, 2)
+        self.truncation = check_truncation(truncation, "callbacks.sample_grid.truncation")
+        for key, value in (("traversal_columns", traversal_columns), ("traversal_steps", traversal_steps)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"callbacks.sample_grid.{key} must be a positive integer, got {value!r}")
+        self.traversal_columns = traversal_columns
+        self.traversal_steps = traversal_steps
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if pl_module.g_iter % self.every_n == 0:
@@ -50,28 +66,61 @@ class SampleGrid(pl.Callback):
         if not trainer.is_global_zero:
             return
         generator = pl_module.evaluation_generator
+        if len(generator.image_shape) == 1:  # vector samples (data=ring/grid): points on the mixture
+            self._write_picture(trainer, pl_module, points_picture(trainer, generator, pl_module.discriminator,
+                                                                   self.num_samples, self.seed, pl_module.device))
+            return
+        latent = pl_module.latent
         row_labels = None
         if generator.conditional:
             rows = min(generator.num_classes, self.max_class_rows)
             columns = max(4, self.num_samples // rows)
-            z = seeded_noise(columns, generator.latent_dim, self.seed).repeat(rows, 1)  # (rows * columns, d)
+            z = seeded_latent(latent, columns, self.seed, self.truncation).z.repeat(rows, 1)  # (rows * columns, d)
             labels = torch.arange(rows).repeat_interleave(columns)  # row r: class r
             images = generate_from_noise(generator, z, labels, device=pl_module.device)
             row_labels = torch.arange(self.interpolation_rows) % generator.num_classes
         else:
             columns = int(self.num_samples**0.5)
-            images = generate(generator, self.num_samples, seed=self.seed, device=pl_module.device)
+            images = generate(generator, self.num_samples, seed=self.seed, device=pl_module.device, latent=latent,
+                              truncation=self.truncation)
         grid = make_grid(images, nrow=columns, normalize=True, value_range=(-1, 1))
         self.dirpath.mkdir(parents=True, exist_ok=True)
         save_image(grid, self.dirpath / f"iter_{pl_module.g_iter:07d}.png")
+        traversals = {f"traversal/{name}": self.traversal(generator, latent, index, pl_module.device)
+                      for index, name in enumerate(latent.code_names)}  # none without codes
+        for tag, image in traversals.items():  # the latest, also as samples/traversal_<code>.png
+            save_image(image, self.dirpath / f"{tag.replace('/', '_')}.png")
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_image"):
                 experiment.add_image("samples", grid, global_step=pl_module.g_iter)
+                for tag, image in traversals.items():
+                    experiment.add_image(tag, image, global_step=pl_module.g_iter)
                 if self.interpolation_rows > 0:
                     seeds = range(self.seed, self.seed + self.interpolation_rows + 1)
                     strip = interpolate(generator, seeds, self.interpolation_steps, device=pl_module.device,
-                                        labels=row_labels)
+                                        labels=row_labels, latent=latent, truncation=self.truncation)
                     experiment.add_image("interpolation", make_grid(strip.flatten(0, 1), nrow=self.interpolation_steps,
                                                                     normalize=True, value_range=(-1, 1)),
                                          global_step=pl_module.g_iter)
+
+    def traversal(self, generator, latent, code: int, device) -> torch.Tensor:
+        """The traversal grid of code number `code` (rows: its values; columns: fixed noise), as an
+        image (3, H, W). A conditional generator gets class c mod K in column c."""
+        sample = latent.traversal(code, self.traversal_columns, steps=self.traversal_steps,
+                                  generator=torch.Generator().manual_seed(self.seed), truncation=self.truncation)
+        labels = None
+        if generator.conditional:
+            rows = sample.z.shape[0] // self.traversal_columns
+            labels = (torch.arange(self.traversal_columns) % generator.num_classes).repeat(rows)
+        images = generate_from_noise(generator, sample.z, labels, device=device)
+        return make_grid(images, nrow=self.traversal_columns, normalize=True, value_range=(-1, 1))
+
+    def _write_picture(self, trainer: pl.Trainer, pl_module, picture: torch.Tensor) -> None:
+        """A uint8 (3, h, w) picture to samples/iter_XXXXXXX.png and TensorBoard's `samples`."""
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        save_image(picture.float() / 255, self.dirpath / f"iter_{pl_module.g_iter:07d}.png")
+        for logger in trainer.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_image"):
+                experiment.add_image("samples", picture, global_step=pl_module.g_iter)

@@ -146,6 +146,12 @@ class GANDataModule(pl.LightningDataModule):
         self._order_state = state.get("data_order")
 
     # --- real images for metrics --------------------------------------------------------------
+    def test_split(self) -> tuple[Tensor, Tensor] | None:
+        """The dataset's own held-out test images, uint8 (n, *image_shape), and their labels (n,),
+        never trained on (the classifier metric's held-out set); None when it has none (the default;
+        MNIST and CIFAR-10 return their test files when present)."""
+        return None
+
     def real_images(self, n: int, seed: int = 0) -> Tensor:
         """n training images (n, c, h, w), float32 in [-1, 1], on the CPU: the first n of a
         permutation drawn from `seed` (the same images every call). If n exceeds the training set,

@@ -23,7 +23,7 @@ from torch import Tensor
 from ganlab.config_checks import ConfigError
 from ganlab.latents.base import Codes
 from ganlab.names import D_INFO, G_INFO
-from ganlab.networks.infogan import CodePosterior
+from ganlab.networks.output import CodePosterior
 from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)

@@ -9,7 +9,7 @@ seed and architecture, and caches the weights in `cache_dir`; later runs read th
 weights are then identical, the cached real features of `ImageMetrics` are reused too).
 
 Held-out images: the dataset's own test split where it has one (MNIST's t10k files, CIFAR-10's
-test_batch; see `test_split()` of those DataModules), otherwise the first `held_out` images of a
+test_batch: `GANDataModule.test_split()`), otherwise the first `held_out` images of a
 seeded permutation of the training data (at most a fifth of it), which the classifier never sees.
 They give
 - `classifier_accuracy`: the classifier's accuracy on them;
@@ -93,8 +93,7 @@ def split_data(datamodule, held_out: int, max_train_images: int | None, seed: in
     dataset = datamodule.train_dataset
     size = len(dataset)
     order = torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()
-    test_split = getattr(datamodule, "test_split", None)
-    test = test_split() if test_split is not None else None
+    test = datamodule.test_split()  # the dataset's own test split, where it has one
     if test is not None:
         test_images, test_labels = test
         name = f"the {datamodule.title} test split ({len(test_labels)} images)"

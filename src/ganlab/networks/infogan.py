@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ganlab.networks.output import DOut
-
-
-@dataclass
-class CodePosterior:
-    """Q(c | x) for a batch: what the mutual-information term reads."""
-
-    categorical_logits: list[Tensor]  # one (n, K_i) per categorical code
-    mean: Tensor  # (n, m): the mean of each continuous code
-    log_std: Tensor | None  # (n, m): its log standard deviation; None: fixed at 1 (std 1)
+from ganlab.networks.output import CodePosterior, DOut
 
 
 class QHead(nn.Module):

@@ -15,12 +15,23 @@ class DOut:
     features:       (N, F) penultimate features (projection conditioning, EBGAN's pull-away term).
     class_logits:   (N, K) auxiliary classifier logits (AC-GAN), else None.
     reconstruction: (N, C, H, W) an autoencoder critic's reconstruction (EBGAN), else None.
+    codes:          InfoGAN's Q(c | x) (latent=infogan's Q head), else None.
     """
 
     score: Tensor
     features: Tensor | None = None
     class_logits: Tensor | None = None
     reconstruction: Tensor | None = None
+    codes: CodePosterior | None = None
+
+
+@dataclass
+class CodePosterior:
+    """InfoGAN's Q(c | x) for a batch (networks/infogan.py): what the mutual-information term reads."""
+
+    categorical_logits: list[Tensor]  # one (N, K_i) per categorical code
+    mean: Tensor  # (N, m): the mean of each continuous code
+    log_std: Tensor | None  # (N, m): its log standard deviation; None: fixed at 0 (std 1)
 
 
 class Generator(nn.Module):

@@ -3,8 +3,9 @@
 In one process, on one device, for each case / precision / batch size / data path, runs (a) and
 (b) alternately (a, b, a, b, ...) on identical networks, loss, optimiser settings and data, times
 `--iterations` generator iterations after `--warmup` of them, and prints one markdown row with the
-medians: generator iterations/s, real images/s (batch x D steps per G step), the ratio b/a (with
-the range of the per-repeat ratios) and the peak device memory of each side (CUDA only).
+medians: generator iterations/s, real images/s (batch x D steps per G step), b/a (the median of
+the ratios of the back-to-back pairs, with their range) and the peak device memory of each side
+(CUDA only).
 
     python bench/bench.py                       # CUDA if present: every case at full size
     python bench/bench.py --device cpu --width 16 --iterations 20 --batch-sizes 64
@@ -106,17 +107,21 @@ def run_setting(setting: Setting, device: torch.device, args) -> dict[str, Any]:
         dataset.to(device)  # what on_device does in train_dataloader(); both sides share this one copy
     networks = build_networks(setting.case, datamodule.image_shape, width=args.width, seed=args.seed)
     plain, ganlab = [], []
-    for _ in range(args.repeats):
-        plain.append(measure_plain(setting, networks, dataset.images, device, args))
-        ganlab.append(measure_ganlab(setting, networks, datamodule, device, args))
+    for repeat in range(args.repeats):  # pairs, alternately (a, b) and (b, a): a drift in load hits both sides
+        if repeat % 2 == 0:
+            plain.append(measure_plain(setting, networks, dataset.images, device, args))
+            ganlab.append(measure_ganlab(setting, networks, datamodule, device, args))
+        else:
+            ganlab.append(measure_ganlab(setting, networks, datamodule, device, args))
+            plain.append(measure_plain(setting, networks, dataset.images, device, args))
     del datamodule, dataset
-    ratios = [b.rate / a.rate for a, b in zip(plain, ganlab)]
+    ratios = [b.rate / a.rate for a, b in zip(plain, ganlab)]  # each pair ran back to back
     a_rate = statistics.median(m.rate for m in plain)
     b_rate = statistics.median(m.rate for m in ganlab)
     images_per_iteration = setting.batch_size * setting.case.d_steps_per_g_step
     peak = [max(m.peak_bytes for m in ms) if device.type == "cuda" else None for ms in (plain, ganlab)]
     return {"case": setting.case.name, "precision": setting.precision, "batch": setting.batch_size,
-            "data": setting.data, "a": a_rate, "b": b_rate, "ratio": b_rate / a_rate,
+            "data": setting.data, "a": a_rate, "b": b_rate, "ratio": statistics.median(ratios),
             "ratio_range": (min(ratios), max(ratios)), "a_images": a_rate * images_per_iteration,
             "b_images": b_rate * images_per_iteration,
             "peak_a": peak[0], "peak_b": peak[1]}
@@ -146,8 +151,8 @@ def describe(device: torch.device, args) -> str:
     return (f"device: {device.type} ({name}); torch {torch.__version__}, pytorch_lightning {pl.__version__}, "
             f"python {platform.python_version()}\n"
             f"networks: DCGAN {args.channels}x{args.image_size}x{args.image_size}, width {args.width}, latent 100; "
-            f"{args.warmup} warm-up + {args.iterations} timed generator iterations, median of {args.repeats} "
-            f"interleaved repeats, {args.clock_name} clock; (b): TensorBoard logger, no progress bar"
+            f"{args.warmup} warm-up + {args.iterations} timed generator iterations, {args.repeats} interleaved "
+            f"pairs (b/a: the median of the pairs' ratios, their range in brackets), {args.clock_name} clock; (b): TensorBoard logger, no progress bar"
             f"{' (on)' if args.progress_bar else ''}, detect_divergence={args.detect_divergence}, "
             f"Adam options {args.optimizer_options or 'default'}\n"
             f"command: python {' '.join(sys.argv)}")
@@ -163,7 +168,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", nargs="+", choices=["resident", "loader"], default=["resident", "loader"])
     parser.add_argument("--iterations", type=int, default=None, help="timed generator iterations (cuda 200, cpu 10)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed generator iterations first (cuda 50, cpu 3)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved (a, b) pairs; the medians are reported")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="interleaved pairs, alternately (a, b) and (b, a); b/a is the median of the pairs' ratios")
     parser.add_argument("--width", type=int, default=64, help="DCGAN width of G and D (64 as in conf/model/dcgan.yaml)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--channels", type=int, default=3)

@@ -184,8 +184,7 @@ class GANModule(pl.LightningModule):
         for name, regularizer in self.regularizers.items():
             if regularizer.due(step):
                 terms[names.regularizer_term(name)] = regularizer.term(step)
-        d_opt.zero_grad(set_to_none=True)
-        self.manual_backward(total(terms))
+        self.manual_backward(total(terms))  # no player holds gradients between steps (zeroed after each)
         d_opt.step()
         if diagnose:  # after the step: a float16 loss scaler has unscaled the gradients in place
             terms[names.GRAD_NORM_D] = gradient_norm(self.discriminator)
@@ -208,7 +207,6 @@ class GANModule(pl.LightningModule):
             terms: Terms = {}
             for part in parts:
                 terms.update(part.generator_terms(step))
-            g_opt.zero_grad(set_to_none=True)
             self.manual_backward(total(terms))
             g_opt.step()
             if diagnose:

@@ -165,14 +165,15 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def write_samples(cfg: DictConfig, generator: nn.Module, device: str, out: Path, latent: Latent | None = None) -> Path:
+def write_samples(cfg: DictConfig, generator: nn.Module, device: str, out: Path,
+                  latent: Latent | None = None) -> Path:
     """`num_samples` images from seeded noise to `out` (.npz or a directory of PNGs), plus a grid.
     A conditional generator draws the classes `labels` asks for; the .npz then also holds `y`."""
     n = cfg.num_samples
     classes = label_cycle(cfg.labels, generator)
     out, grid_path = output_paths(str(out))
     if len(generator.image_shape) == 1:  # vector samples (data=ring/grid): float points and their picture
-        return write_points(cfg, generator, device, out, grid_path)
+        return write_points(cfg, generator, device, out, grid_path, latent=latent)
     check_space(out, n, generator.image_shape)
     shown: list[Tensor] = []  # the first grid_size images
     chunks = image_chunks(generator, n, cfg.seed, device, classes, cfg.batch_size, latent=latent,

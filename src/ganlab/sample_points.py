@@ -20,11 +20,13 @@ from ganlab.sampling import generate
 log = logging.getLogger(__name__)
 
 
-def write_points(cfg: DictConfig, generator: nn.Module, device: str, out: Path, picture_path: Path) -> Path:
+def write_points(cfg: DictConfig, generator: nn.Module, device: str, out: Path, picture_path: Path,
+                 latent=None) -> Path:
     if out.suffix != ".npz":
         raise ConfigError(f"out={out}: this model generates points of shape {tuple(generator.image_shape)}, not "
                           "images; write them to an .npz file (e.g. out=points.npz)")
-    points = generate(generator, cfg.num_samples, seed=cfg.seed, device=device, batch_size=cfg.batch_size)  # (n, d)
+    points = generate(generator, cfg.num_samples, seed=cfg.seed, device=device, batch_size=cfg.batch_size,
+                      latent=latent, truncation=cfg.get("truncation"))  # (n, d); latent None: N(0, I)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, x=points.numpy().astype(np.float32))
     data = instantiate(OmegaConf.create(load_checkpoint(cfg.ckpt_path)["ganlab_run"]["config"]).data)

@@ -153,7 +153,8 @@ def test_sample_py_rebuilds_an_infogan_generator_and_truncates(tmp_path):
 
     cfg = compose_config("data=digits", "data.image_size=16", "data.batch_size=8", "trainer=cpu", "logger=none",
                          "++trainer.enable_progress_bar=false", "iterations=1", "latent=infogan", "model.latent_dim=4",
-                         "model.generator.width=4", "model.discriminator.width=4", "callbacks.sample_grid.num_samples=4",
+                         "model.generator.width=4", "model.discriminator.width=4",
+                         "callbacks.sample_grid.num_samples=4",
                          output_dir=tmp_path / "run")
     run(cfg)
     GlobalHydra.instance().clear()

@@ -79,7 +79,8 @@ def test_infogan_input_holds_noise_one_hot_codes_and_continuous_codes():
     sample = latent.sample(1000, generator=seeded())
     z, codes = sample.z, sample.codes
     assert codes.categorical.shape == (1000, 2) and codes.categorical.dtype == torch.long
-    assert torch.equal(z[:, 5:15].argmax(1), codes.categorical[:, 0]) and torch.equal(z[:, 5:15].sum(1), torch.ones(1000))
+    assert torch.equal(z[:, 5:15].argmax(1), codes.categorical[:, 0])
+    assert torch.equal(z[:, 5:15].sum(1), torch.ones(1000))
     assert torch.equal(z[:, 15:18].argmax(1), codes.categorical[:, 1])
     assert torch.equal(z[:, 18:], codes.continuous) and codes.continuous.abs().max() <= 1
     assert set(codes.categorical[:, 0].tolist()) == set(range(10))  # every category is drawn

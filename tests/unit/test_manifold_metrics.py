@@ -124,3 +124,27 @@ def test_feature_scores_report_them_next_to_fid_on_the_same_features():
         scores.reset_generated()
         assert set(results) == set(scores.names)
         assert {k: results[k] for k in ("precision", "recall", "density", "coverage")} == manifold_metrics(real, fake)
+
+
+def test_the_metrics_callback_reports_them(tmp_path):
+    from conftest import ToyData, fit_module, make_toy_module
+
+    from ganlab.callbacks import ImageMetrics
+    from ganlab.metrics import RandomConvFeatures
+
+    metrics = ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4), every_n=2, num_samples=64,
+                           batch_size=32, kid=False, inception_score=False, cache_dir=None, manifold=True)
+    assert {"final/precision", "final/recall", "final/density", "final/coverage"} <= set(metrics.summary_names)
+    fit_module(make_toy_module(iterations=2), ToyData(), callbacks=[metrics])
+    assert set(metrics.results) == {"fid", "precision", "recall", "density", "coverage"}
+    assert all(0.0 <= metrics.results[name] <= 1.0 for name in ("precision", "recall", "coverage"))
+    assert metrics.results["density"] >= 0.0
+
+
+def test_k_must_leave_neighbours_in_the_sample():
+    from ganlab.callbacks import ImageMetrics
+    from ganlab.config_checks import ConfigError
+    from ganlab.metrics import RandomConvFeatures
+
+    with pytest.raises(ConfigError, match="callbacks.metrics.density_coverage_k"):
+        ImageMetrics(RandomConvFeatures(), num_samples=5, manifold=True, density_coverage_k=5)

@@ -255,3 +255,20 @@ def test_mlp_family_takes_vectors():
     assert isinstance(layers[std + 1], nn.Linear) and layers[std + 1].in_features == 9  # before the last layer
     out = MLPAutoencoder((2,), hidden=[8, 4], minibatch_std=2)(x)
     assert out.score.shape == (4,) and out.reconstruction.shape == (4, 2)
+
+
+def test_mixture_batches_carry_the_iterations_d_steps():
+    data = GridDataModule(batch_size=10, num_workers=0, size=100, dataset_seed=0, batches_per_iteration=3)
+    x, y = next(iter(data.train_dataloader()))
+    assert x.shape == (3, 10, 2) and y.shape == (3, 10)
+
+
+def test_mode_metrics_refuse_other_data():
+    from types import SimpleNamespace
+
+    from ganlab.callbacks.mode_metrics import ModeMetrics
+
+    with pytest.raises(ConfigError, match="data=ring or data=grid"):
+        ModeMetrics().on_fit_start(SimpleNamespace(datamodule=object()), None)
+    with pytest.raises(ConfigError, match="callbacks.metrics.num_samples"):
+        ModeMetrics(num_samples=0)

@@ -111,3 +111,29 @@ def test_lookahead_needs_adam():
     d = SmoothD()
     with pytest.raises(ConfigError, match="optim=adam"):
         lookahead(d, torch.optim.RMSprop(d.parameters()), 1, lambda f: f(torch.randn(4, 2)).score.mean())
+
+
+def test_unrolled_loss_trains_d_as_its_objective_and_g_through_the_lookahead():
+    from ganlab.losses.unrolled import UnrolledLoss
+    from ganlab.names import G_LOSS
+    from ganlab.step import DiscriminatorStep, GeneratorStep
+
+    torch.manual_seed(0)
+    objective, real = NonSaturatingLoss(), torch.randn(8, 2)
+    d = SmoothD()
+    fake = torch.randn(8, 2, requires_grad=True)
+    opt = warmed_up(d, real, fake.detach(), objective)
+    d_step = DiscriminatorStep(d, real, fake.detach(), None, d(real), d(fake.detach()), index=0)
+    assert torch.equal(UnrolledLoss(objective, 3).discriminator_terms(d_step)["loss/d"],
+                       objective.discriminator_terms(d_step)["loss/d"])
+
+    def g_step():
+        return GeneratorStep(d, real, fake, None, d_fake=d(fake), index=0, discriminator_optimizer=opt)
+
+    plain = objective.generator_terms(g_step())[G_LOSS]
+    assert torch.equal(UnrolledLoss(objective, 0).generator_terms(g_step())[G_LOSS], plain)
+    unrolled = UnrolledLoss(objective, 3).generator_terms(g_step())[G_LOSS]
+    expected = objective.generator_loss(lookahead(d, opt, 3, d_loss_on(objective, real, fake))(fake))
+    assert torch.allclose(unrolled, expected) and not torch.allclose(unrolled, plain)
+    with pytest.raises(ConfigError, match="unrolled.steps"):
+        UnrolledLoss(objective, -1)

@@ -23,8 +23,9 @@ def mixture_of(trainer: pl.Trainer) -> tuple[Tensor, float]:
 
 @torch.no_grad()
 def points_picture(trainer: pl.Trainer, generator: nn.Module, discriminator: nn.Module, num_samples: int,
-                   seed: int, device) -> Tensor:
-    """uint8 (3, 256, 512): `num_samples` points from seeded noise, on the run's mixture."""
+                   seed: int, device, latent=None) -> Tensor:
+    """uint8 (3, 256, 512): `num_samples` points from seeded noise (of `latent`; None: N(0, I)), on
+    the run's mixture."""
     means, sigma = mixture_of(trainer)
-    points = generate(generator, num_samples, seed=seed, device=device)  # (n, 2)
+    points = generate(generator, num_samples, seed=seed, device=device, latent=latent)  # (n, 2)
     return mixture_frame(points, means, sigma, discriminator, device)

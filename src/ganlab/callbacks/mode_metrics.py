@@ -12,7 +12,7 @@ from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.mixture_picture import mixture_of
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.modes import NAMES, ModeStats, mode_stats
-from ganlab.sampling import generate_from_noise, seeded_noise
+from ganlab.sampling import generate_from_noise, seeded_latent
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class ModeMetrics(pl.Callback):
         """(the generated points (n, 2) on the CPU, their ModeStats)."""
         means, sigma = mixture_of(trainer)
         generator = pl_module.evaluation_generator
-        z = seeded_noise(self.num_samples, generator.latent_dim, self.seed)
+        z = seeded_latent(pl_module.latent, self.num_samples, self.seed).z  # the run's latent (N(0, I) by default)
         points = generate_from_noise(generator, z, device=pl_module.device)  # (n, 2)
         return points, mode_stats(points, means, sigma, self.threshold)
 

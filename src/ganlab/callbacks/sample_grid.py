@@ -68,7 +68,8 @@ class SampleGrid(pl.Callback):
         generator = pl_module.evaluation_generator
         if len(generator.image_shape) == 1:  # vector samples (data=ring/grid): points on the mixture
             self._write_picture(trainer, pl_module, points_picture(trainer, generator, pl_module.discriminator,
-                                                                   self.num_samples, self.seed, pl_module.device))
+                                                                   self.num_samples, self.seed, pl_module.device,
+                                                                   latent=pl_module.latent))
             return
         latent = pl_module.latent
         row_labels = None

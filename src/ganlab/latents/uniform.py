@@ -1,5 +1,5 @@
-"""z ~ U(low, high)^d, by default U(-1, 1): the noise of the original GAN (Goodfellow et al. 2014,
-whose code drew U(-1, 1)) and of InfoGAN's official MNIST code."""
+"""z ~ U(low, high)^d, by default U(-1, 1): uniform noise, as in the original GAN (Goodfellow et
+al. 2014) and InfoGAN's official MNIST code."""
 from __future__ import annotations
 
 import torch

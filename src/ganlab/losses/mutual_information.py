@@ -6,10 +6,10 @@ Per categorical code: cross-entropy of Q's logits against the category G was giv
 Per continuous code: the negative log-likelihood of the value under Q's Gaussian, a factored
 Gaussian N(mean, std^2) (std = 1 when Q does not predict it):
     0.5 * ((c - mean) / std)^2 + log std + 0.5 * log(2 pi).
-Weights (the paper, sec. 6: "lambda = 1 for discrete latent codes", and "a smaller lambda" for
-continuous codes so that the differential-entropy term stays on the scale of the GAN objective):
-categorical_weight 1, continuous_weight 0.1 (the usual choice of re-implementations; the paper
-names no single value). The authors' MNIST code used std fixed at 1 and weight 1 for both:
+Weights: categorical_weight 1 (the paper's lambda for discrete codes) and continuous_weight 0.1
+(the paper takes a smaller lambda for continuous codes, so that the differential-entropy term
+stays on the scale of the GAN objective, naming no single value; 0.1 is the usual choice). The
+authors' MNIST code fixed the std at 1 and weighted both kinds 1:
 `infogan.q_head.learn_std=false infogan.loss.continuous_weight=1`.
 """
 from __future__ import annotations
@@ -22,18 +22,17 @@ from torch import Tensor
 
 from ganlab.config_checks import ConfigError
 from ganlab.latents.base import Codes
-from ganlab.names import D_INFO, G_INFO
+from ganlab.names import D_INFO, G_INFO, INFOGAN_CATEGORICAL, INFOGAN_CONTINUOUS
 from ganlab.networks.output import CodePosterior
 from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-INFO_CATEGORICAL = "infogan/categorical"  # reported: the cross-entropy of the categorical codes
-INFO_CONTINUOUS = "infogan/continuous"  # reported: the Gaussian NLL of the continuous codes
 
 
 def categorical_cross_entropy(posterior: CodePosterior, codes: Codes) -> Tensor:
     """Sum over the categorical codes of the batch-mean cross-entropy of Q's logits."""
-    terms = [F.cross_entropy(logits.float(), codes.categorical[:, i]) for i, logits in enumerate(posterior.categorical_logits)]
+    terms = [F.cross_entropy(logits.float(), codes.categorical[:, i])
+             for i, logits in enumerate(posterior.categorical_logits)]
     return torch.stack(terms).sum() if terms else posterior.mean.new_zeros(())
 
 
@@ -70,13 +69,13 @@ class MutualInformationLoss(StepPart):
             raise ValueError("Q's head predicts other codes than the latent draws: infogan.q_head must follow "
                              "latent.categorical and latent.continuous")
         if posterior.mean.shape[0] != codes.continuous.shape[0]:
-            raise ValueError(f"Q predicted codes for {posterior.mean.shape[0]} samples, but {codes.continuous.shape[0]} "
-                             "were drawn (a packed discriminator scores groups of samples: InfoGAN needs one "
-                             "prediction per sample)")
+            raise ValueError(f"Q predicted codes for {posterior.mean.shape[0]} samples, but "
+                             f"{codes.continuous.shape[0]} were drawn (a packed discriminator scores groups of "
+                             "samples: InfoGAN needs one prediction per sample)")
         categorical = categorical_cross_entropy(posterior, codes)
         continuous = gaussian_nll(posterior, codes)
         total = self.categorical_weight * categorical + self.continuous_weight * continuous
-        return {INFO_CATEGORICAL: categorical, INFO_CONTINUOUS: continuous, "info": total}
+        return {INFOGAN_CATEGORICAL: categorical, INFOGAN_CONTINUOUS: continuous, "info": total}
 
     def __call__(self, posterior: CodePosterior | None, codes: Codes | None) -> Tensor:
         if codes is None:
@@ -90,7 +89,7 @@ class MutualInformationLoss(StepPart):
         """Reported, not added: the unweighted parts on this D step's fakes (no extra forward pass)."""
         with torch.no_grad():
             parts = self.breakdown(step.d_fake.codes, step.codes)
-        return {INFO_CATEGORICAL: parts[INFO_CATEGORICAL], INFO_CONTINUOUS: parts[INFO_CONTINUOUS]}
+        return {INFOGAN_CATEGORICAL: parts[INFOGAN_CATEGORICAL], INFOGAN_CONTINUOUS: parts[INFOGAN_CONTINUOUS]}
 
     def generator_terms(self, step: GeneratorStep) -> Terms:
         return {G_INFO: self(step.d_fake.codes, step.codes)}

@@ -1,7 +1,7 @@
 """InfoGAN's recognition network Q (Chen et al. 2016): a head on the discriminator's features that
-predicts the latent codes G was given, sharing all of D's body ("Q shares all convolutional layers
-with D, and there is one final fully connected layer to output parameters for the conditional
-distribution Q(c|x)", sec. 5). `InfoGANDiscriminator` wraps any discriminator whose DOut carries
+predicts the latent codes G was given, sharing all of D's body (the paper, sec. 5: Q and D share
+all convolutional layers, and Q adds a final fully connected layer for the parameters of
+Q(c | x)). `InfoGANDiscriminator` wraps any discriminator whose DOut carries
 `features` (every family here: MLP, DCGAN, ResNet, the autoencoders) and adds `DOut.codes`.
 
 Q's layers, as in the paper's MNIST network (appendix C): FC `hidden` - BatchNorm - LeakyReLU -

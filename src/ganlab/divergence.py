@@ -21,13 +21,18 @@ class DivergenceError(RuntimeError):
 
 def all_finite(module: nn.Module) -> Tensor:
     """A 0-dim bool tensor on the module's device: True when no floating-point parameter or buffer
-    holds NaN or Inf. Each tensor is summed in float32 (NaN and Inf propagate through a sum; a
-    float16 tensor cannot overflow there) and the sums are checked at once. A network whose weights
-    sum beyond ~3e38 counts as diverged too. Nothing is read back: the caller decides when to wait."""
-    tensors = [t.detach() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
-    if not tensors:
+    holds NaN or Inf. The tensors of each device and dtype are concatenated and summed in float32
+    (NaN and Inf propagate through a sum; a float16 tensor cannot overflow there): two kernels per
+    group, whatever the number of tensors. A network whose weights sum beyond ~3e38 counts as
+    diverged too. Nothing is read back: the caller decides when to wait."""
+    groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
+    for t in (*module.parameters(), *module.buffers()):
+        if t.is_floating_point():
+            groups.setdefault((t.device, t.dtype), []).append(t.detach().reshape(-1))
+    if not groups:
         return torch.tensor(True)
-    return torch.isfinite(torch.stack([t.sum(dtype=torch.float32) for t in tensors])).all()
+    sums = [torch.cat(tensors).sum(dtype=torch.float32) for tensors in groups.values()]
+    return torch.isfinite(torch.stack(sums) if len(sums) > 1 else sums[0]).all()
 
 
 @dataclass

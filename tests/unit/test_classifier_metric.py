@@ -9,11 +9,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import ToyDiscriminator, fit_module
+from torch import nn
+
+from ganlab.callbacks import ImageMetrics
 from ganlab.config_checks import ConfigError
 from ganlab.data import DigitsDataModule, MNISTDataModule
+from ganlab.losses import NonSaturatingLoss
 from ganlab.metrics import ClassifierFeatures, ClassTally, FeatureScores, fingerprint
 from ganlab.metrics import classifier as classifier_module
 from ganlab.metrics.classifier import split_data
+from ganlab.module import GANModule
+from ganlab.networks import Generator
 
 CPU = torch.device("cpu")
 SETTINGS = dict(width=8, feature_dim=32, epochs=3, batch_size=32, held_out=400, seed=0)  # ~1 s on digits
@@ -155,3 +162,40 @@ def test_mnist_holds_out_its_test_split_when_present(tmp_path):
     assert "MNIST test split" in split.test_name and len(split.train_labels) == 60  # all training images
     resized = MNISTDataModule(root=str(tmp_path), num_workers=0, image_size=32).test_split()[0]
     assert resized.shape == (20, 1, 32, 32)  # resized like the training images
+
+
+class RealDigits(Generator):
+    """A 'conditional generator' that returns held-out real digits of the requested class (the
+    image picked by the noise): through ImageMetrics it must score like the held-out set itself."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        super().__init__(latent_dim=4, num_classes=10, conditional=True)
+        self.register_buffer("images", images.float() / 127.5 - 1.0)  # (n, 1, 8, 8) in [-1, 1]
+        self.register_buffer("labels", labels)
+        self.gain = nn.Parameter(torch.ones(()))  # something for its optimiser (lr 0: never moves)
+
+    def forward(self, z, y=None):
+        picks = []
+        for code, label in zip(z[:, 0], y):
+            candidates = (self.labels == label).nonzero().flatten()  # held-out images of this class
+            picks.append(candidates[int(code.abs() * 1000) % len(candidates)])
+        return self.images[torch.stack(picks)] * self.gain
+
+
+def test_real_images_of_the_requested_class_score_the_classifier_accuracy_through_a_run(fitted, tmp_path):
+    _, report, split, cache, _ = fitted
+    generator = RealDigits(split.test_images, split.test_labels)
+    module = GANModule(generator=generator, discriminator=ToyDiscriminator(side=8), loss=NonSaturatingLoss(),
+                       generator_optimizer=lambda p: torch.optim.SGD(p, lr=0.0),
+                       discriminator_optimizer=lambda p: torch.optim.SGD(p, lr=0.0),
+                       iterations=1, num_classes=10, log_every_n=1000)
+    metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=359,
+                           batch_size=50, kid=False, is_splits=2, class_scores=True)  # batches of 50: labels aligned
+    data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32)
+    fit_module(module, data, callbacks=[metrics])
+    reference = metrics.reference  # the cached classifier's report; its floor from 359 images of each set
+    assert reference["classifier_accuracy"] == report["classifier_accuracy"]
+    results = metrics.results
+    assert abs(results["class_accuracy"] - report["classifier_accuracy"]) < 0.05  # 359 draws of held-out digits
+    assert 0.05 < results["class_share_min"] < 0.15
+    assert results["fid"] < 2 * reference["fid_floor"]  # held-out digits (some repeated): at the floor

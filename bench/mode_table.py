@@ -80,7 +80,7 @@ def table(rows: dict[tuple[str, int, str], list[dict[str, float]]]) -> str:
         kl_values = [t["final/reverse_kl"] for t in trials if math.isfinite(t["final/reverse_kl"])]
         kl = cell(*mean_se(kl_values), 2) if kl_values else "n/a"
         if 0 < len(kl_values) < len(trials):
-            kl += f" ({len(trials) - len(kl_values)} trials without high-quality samples)"
+            kl += f" (over {len(kl_values)} of {len(trials)} trials: the others had no high-quality point)"
         published = PUBLISHED.get(dataset, {}).get(name.split()[0])
         paper = " / ".join(cell(m, s, d) for (m, s), d in zip(published, (1, 1, 2))) if published else ""
         lines.append(f"| {dataset} ({MAX_MODES.get(dataset, '?')} modes) | {iterations} | {name} | {len(trials)} | "

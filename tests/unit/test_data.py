@@ -591,7 +591,10 @@ def test_data_configs_instantiate(tmp_path, path):
     cfg = OmegaConf.create({"paths": {"data_dir": str(tmp_path)}, "data": OmegaConf.load(path)})
     dm = instantiate(cfg.data)
     assert isinstance(dm, pl.LightningDataModule) and type(dm).__name__ in path.read_text()
-    assert len(dm.image_shape) == 3 and dm.batch_size == 64
+    if len(dm.image_shape) == 1:  # point data (2-D mixtures): PacGAN's batches of 100
+        assert dm.image_shape == (2,) and dm.batch_size == 100
+    else:  # images (c, h, w)
+        assert len(dm.image_shape) == 3 and dm.batch_size == 64
     assert 5 <= len(path.read_text().splitlines()) <= 30
 
 

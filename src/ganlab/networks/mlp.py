@@ -73,7 +73,21 @@ class MLPGenerator(Generator):
         return self.net(z).view(-1, *self.image_shape)  # (n, c, h, w) or (n, d)
 
 
-class MLPDiscriminator(nn.Module):
+class FlatDiscriminator(nn.Module):
+    """A discriminator on flattened samples: `body` (labels passed through) to features, then
+    `ScoreHead`. Subclasses build `body`, `head` and set `conditional`."""
+
+    conditional = False
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
+        if self.conditional:
+            y = checked_labels(y, "discriminator")
+        features = self.body(x, y)  # (n, hidden[-1])
+        score, class_logits = self.head(features, y)
+        return DOut(score=score, features=features, class_logits=class_logits)
+
+
+class MLPDiscriminator(FlatDiscriminator):
     def __init__(
         self,
         image_shape: tuple[int, ...],  # (c, h, w) of images, or (d,) of vectors
@@ -98,21 +112,6 @@ class MLPDiscriminator(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
-        if self.conditional:
-            y = checked_labels(y, "discriminator")
-        features = self.body(x, y)  # (n, hidden[-1])
-        score, class_logits = self.head(features, y)
-        return DOut(score=score, features=features, class_logits=class_logits)
-
-
-class _Unflatten(nn.Module):
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, h: Tensor) -> Tensor:
-        return h.view(-1, *self.shape)
 
 
 class MLPAutoencoder(AutoencoderDiscriminator):
@@ -140,7 +139,7 @@ class MLPAutoencoder(AutoencoderDiscriminator):
                                      *_critic_stack([pixels + label_dim, *hidden], norm, dropout, minibatch_std))
         widths = [hidden[-1] + label_dim, *reversed(hidden[:-1])]
         decoder = LabelledSequential(*label(), *_stack(widths, norm, 0.0, norm_first=True),
-                                     nn.Linear(widths[-1], pixels), _Unflatten(tuple(image_shape)))
+                                     nn.Linear(widths[-1], pixels), nn.Unflatten(1, tuple(image_shape)))
         super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
                                                      score=False), conditional=label_dim > 0 or projection)
         if spectral_norm:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from torch import Tensor, nn
 
 from ganlab.networks.autoencoder import AutoencoderDiscriminator
+from ganlab.networks.mlp import FlatDiscriminator
 from ganlab.networks.layers import (
     LabelledSequential,
     LabelVector,
@@ -24,7 +25,7 @@ from ganlab.networks.layers import (
     checked_labels,
     make_norm,
 )
-from ganlab.networks.output import DOut, Generator
+from ganlab.networks.output import Generator
 
 Norm1d = Callable[[int], nn.Module]  # features -> norm layer, e.g. nn.BatchNorm1d
 
@@ -79,7 +80,7 @@ class PacGANGenerator(Generator):
         return self.net(z).view(-1, *self.image_shape)  # (n, *image_shape)
 
 
-class PacGANDiscriminator(nn.Module):
+class PacGANDiscriminator(FlatDiscriminator):
     def __init__(
         self,
         image_shape: tuple[int, ...],  # the shape of one sample: (2,) for the mixtures, or (c, h, w)
@@ -105,21 +106,6 @@ class PacGANDiscriminator(nn.Module):
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
-        if self.conditional:
-            y = checked_labels(y, "discriminator")
-        features = self.body(x, y)  # (n, hidden[-1])
-        score, class_logits = self.head(features, y)
-        return DOut(score=score, features=features, class_logits=class_logits)
-
-
-class _Unflatten(nn.Module):
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.shape = shape
-
-    def forward(self, h: Tensor) -> Tensor:
-        return h.view(-1, *self.shape)
 
 
 class PacGANAutoencoder(AutoencoderDiscriminator):
@@ -148,7 +134,7 @@ class PacGANAutoencoder(AutoencoderDiscriminator):
                                      *_maxout_stack([size + label_dim, *hidden], pieces, minibatch_std))
         widths = [hidden[-1] + label_dim, *reversed(hidden[:-1])]
         decoder = LabelledSequential(*label(), *_maxout_stack(widths, pieces, 0),
-                                     nn.Linear(widths[-1], size), _Unflatten(tuple(image_shape)))
+                                     nn.Linear(widths[-1], size), nn.Unflatten(1, tuple(image_shape)))
         super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
                                                      score=False), conditional=label_dim > 0 or projection)
         normal_init(self, init_std)

@@ -13,6 +13,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
+from pytorch_lightning.loggers import Logger
 from hydra.core.global_hydra import GlobalHydra
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -49,6 +50,22 @@ class ToyDiscriminator(nn.Module):
     def forward(self, x, y=None):
         features = self.body(x)
         return DOut(score=self.head(features).squeeze(1), features=features)
+
+
+class RecordingLogger(Logger):
+    """A logger that keeps every (step, metrics) it is given, for tests of what reaches the loggers."""
+
+    def __init__(self):
+        super().__init__()
+        self.logged: list[tuple[int, dict]] = []
+
+    name, version = "recording", 0
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+    def log_metrics(self, metrics, step=None):
+        self.logged.append((step, dict(metrics)))
 
 
 def make_toy_module(side: int = 4, lr: float = 1e-2, ema: dict | None = None, seed: int = 0,

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.loggers import Logger
 
 from ganlab.callbacks import IterationCheckpoint
+
+from conftest import RecordingLogger
 
 
 def load(path: Path) -> dict:
@@ -45,20 +46,6 @@ def test_a_periodic_checkpoint_holds_whole_iterations_and_is_written_once(tmp_pa
         assert saved["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]["completed"] == n - 1  # saved in batch n
     last = load(tmp_path / "last.ckpt")
     assert (last["ganlab"]["g_iter"], last["ganlab"]["d_iter"]) == (5, 5 * k) and optimizer_steps(last) == [{5}, {5 * k}]
-
-
-class RecordingLogger(Logger):
-    def __init__(self):
-        super().__init__()
-        self.logged: list[tuple[int, dict]] = []
-
-    name, version = "recording", 0
-
-    def log_hyperparams(self, params, *args, **kwargs):
-        pass
-
-    def log_metrics(self, metrics, step=None):
-        self.logged.append((step, dict(metrics)))
 
 
 def train(tmp_path, toy_module, fit, toy_data, k, iterations, ckpt_path=None):

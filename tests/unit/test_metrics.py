@@ -5,7 +5,6 @@ import pytest
 import pytorch_lightning as pl
 import scipy.linalg
 import torch
-from pytorch_lightning.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -16,7 +15,7 @@ from ganlab.metrics import (FeatureScores, InceptionFeatures, RandomConvFeatures
                             fingerprint)
 
 from conftest import ToyData as ToyImages
-from conftest import fit_module, make_toy_module
+from conftest import RecordingLogger, fit_module, make_toy_module
 
 
 # --- the scores ------------------------------------------------------------------------------------
@@ -180,20 +179,6 @@ def test_best_checkpoint_must_monitor_a_computed_metric():
 def ToyData() -> ToyImages:
     """Blobs in 8x8 images, with the two things ImageMetrics reads: real_images() and cache_key."""
     return ToyImages(n=256, side=8, batch_size=16, blobs=True)
-
-
-class RecordingLogger(Logger):
-    def __init__(self):
-        super().__init__()
-        self.logged: list[tuple[int, dict]] = []
-
-    name, version = "recording", 0
-
-    def log_hyperparams(self, params, *args, **kwargs):
-        pass
-
-    def log_metrics(self, metrics, step=None):
-        self.logged.append((step, dict(metrics)))
 
 
 def make_metrics(tmp_path, **kwargs) -> ImageMetrics:

@@ -9,7 +9,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 # make bench: CPU-sized networks whose step is mostly per-step overhead, timed in CPU time (steady on a
 # shared machine). On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan" (bench/README.md).
 BENCH_ARGS ?= --device cpu --threads 1 --clock cpu --width 4 --image-size 16 --channels 1 --batch-sizes 64 \
-	--iterations 20 --warmup 3 --repeats 5 --num-images 10000
+	--segments 30 --segment-steps 20 --warmup 3 --num-images 10000
 
 # make quality: every loss x conditioning on MNIST at one budget, 3 seeds, one torch thread per job, scored
 # by the MNIST classifier (callbacks/metrics=classifier), then a markdown table of mean +- std

@@ -1,14 +1,15 @@
 """Training throughput: a plain PyTorch loop (a) against ganlab's training path (b).
 
 In one process, on one device, for each case / precision / batch size / data path, runs (a) and
-(b) alternately (a, b, a, b, ...) on identical networks, loss, optimiser settings and data, times
-`--iterations` generator iterations after `--warmup` of them, and prints one markdown row with the
-medians: generator iterations/s, real images/s (batch x D steps per G step), b/a (the median of
-the ratios of the back-to-back pairs, with their range) and the peak device memory of each side
-(CUDA only).
+(b) on identical networks, loss, optimiser settings and data, in lockstep (lockstep.py): inside
+one training run of (b), short timed segments of each side alternate (a, b, a, b, ...), so a drift
+in the machine's speed reaches both alike. Prints one markdown row per setting: generator
+iterations/s of each side, real images/s (batch x D steps per G step), b/a (the total time of
+(a) over that of (b) for the same iterations; in brackets the quartiles of the segments' ratios)
+and the peak device memory of each side (CUDA only, each from a short run of its own).
 
     python bench/bench.py                       # CUDA if present: every case at full size
-    python bench/bench.py --device cpu --width 16 --iterations 20 --batch-sizes 64
+    python bench/bench.py --device cpu --width 16 --segments 10 --batch-sizes 64
     make bench                                  # the CPU-sized run (a minute or two)
 
 `--data resident`: the dataset lives on the device; (a) cuts batches there, (b) uses
@@ -34,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
+
 import ganlab_run  # noqa: E402
+import lockstep  # noqa: E402
 from cases import CASES, Case, SyntheticImages, build_networks  # noqa: E402
 from plain_loop import PlainLoop, loader_batches, resident_batches  # noqa: E402
 
@@ -47,17 +50,6 @@ class Setting:
     data: str  # resident | loader
 
 
-@dataclass
-class Measurement:
-    seconds: float
-    iterations: int
-    peak_bytes: int | None
-
-    @property
-    def rate(self) -> float:
-        return self.iterations / self.seconds
-
-
 def _reset_memory(device: torch.device) -> None:
     gc.collect()
     if device.type == "cuda":
@@ -65,36 +57,43 @@ def _reset_memory(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def _peak(device: torch.device) -> int | None:
-    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-
-
-def measure_plain(setting: Setting, networks, images: torch.Tensor, device: torch.device, args) -> Measurement:
+def plain_loop(setting: Setting, networks, images: torch.Tensor, device: torch.device, args) -> PlainLoop:
+    """(a) on its own copies of the networks."""
     generator, discriminator = (copy.deepcopy(n).to(device) for n in networks)
-    _reset_memory(device)
     if setting.data == "resident":
         batches = resident_batches(images, setting.batch_size, seed=args.seed)
     else:
         batches = loader_batches(images, setting.batch_size, device, seed=args.seed)
-    loop = PlainLoop(generator, discriminator, setting.case, batches, setting.precision, args.optimizer_options)
-    torch.manual_seed(args.seed)
-    loop.run(args.warmup)
-    ganlab_run.synchronize(device)
-    start = args.clock()
-    loop.run(args.iterations)
-    ganlab_run.synchronize(device)
-    return Measurement(args.clock() - start, args.iterations, _peak(device))
+    return PlainLoop(generator, discriminator, setting.case, batches, setting.precision, args.optimizer_options)
 
 
-def measure_ganlab(setting: Setting, networks, datamodule, device: torch.device, args) -> Measurement:
+def ganlab_module(setting: Setting, networks, datamodule, iterations: int, args) -> pl.LightningModule:
+    """(b) on its own copies of the networks: ganlab's GANModule, or with `--b lightning` the plain
+    loop's iteration in a minimal LightningModule (ganlab_run.LightningPlainLoop)."""
+    if args.b == "lightning":
+        loop = plain_loop(setting, networks, datamodule.train_dataset.images, torch.device("cpu"), args)
+        return ganlab_run.LightningPlainLoop(loop, iterations)
     generator, discriminator = (copy.deepcopy(n) for n in networks)
-    module = ganlab_run.build_module(generator, discriminator, setting.case, args.warmup + args.iterations,
-                                     optimizer_options=args.optimizer_options,
-                                     detect_divergence=args.detect_divergence)
+    return ganlab_run.build_module(generator, discriminator, setting.case, iterations,
+                                   optimizer_options=args.optimizer_options, detect_divergence=args.detect_divergence)
+
+
+def peak_memory(setting: Setting, networks, datamodule, device: torch.device, iterations: int,
+                args) -> tuple[int, int] | None:
+    """CUDA: the peak memory of (a) and of (b), each measured in a short run of its own (in the timed
+    run both sides' networks are on the device at once); None on the CPU."""
+    if device.type != "cuda":
+        return None
     _reset_memory(device)
-    seconds = ganlab_run.fit(module, datamodule, device, setting.precision, seed=args.seed, timed_from=args.warmup,
-                             progress_bar=args.progress_bar, clock=args.clock)
-    return Measurement(seconds, args.iterations, _peak(device))
+    plain = plain_loop(setting, networks, datamodule.train_dataset.images, device, args)
+    plain.run(iterations)
+    lockstep.synchronize(device)
+    peak_a = torch.cuda.max_memory_allocated(device)
+    del plain
+    _reset_memory(device)
+    ganlab_run.fit(ganlab_module(setting, networks, datamodule, iterations, args), datamodule, device, setting.precision)
+    lockstep.synchronize(device)
+    return peak_a, torch.cuda.max_memory_allocated(device)
 
 
 def run_setting(setting: Setting, device: torch.device, args) -> dict[str, Any]:
@@ -106,25 +105,25 @@ def run_setting(setting: Setting, device: torch.device, args) -> dict[str, Any]:
     if setting.data == "resident":
         dataset.to(device)  # what on_device does in train_dataloader(); both sides share this one copy
     networks = build_networks(setting.case, datamodule.image_shape, width=args.width, seed=args.seed)
-    plain, ganlab = [], []
-    for repeat in range(args.repeats):  # pairs, alternately (a, b) and (b, a): a drift in load hits both sides
-        if repeat % 2 == 0:
-            plain.append(measure_plain(setting, networks, dataset.images, device, args))
-            ganlab.append(measure_ganlab(setting, networks, datamodule, device, args))
-        else:
-            ganlab.append(measure_ganlab(setting, networks, datamodule, device, args))
-            plain.append(measure_plain(setting, networks, dataset.images, device, args))
-    del datamodule, dataset
-    ratios = [b.rate / a.rate for a, b in zip(plain, ganlab)]  # each pair ran back to back
-    a_rate = statistics.median(m.rate for m in plain)
-    b_rate = statistics.median(m.rate for m in ganlab)
+    every_n = max(1, round(args.segment_steps / (setting.case.d_steps_per_g_step + 1)))
+    plain = plain_loop(setting, networks, dataset.images, device, args)
+    timer = lockstep.Lockstep(plain.run, args.warmup, every_n, args.segments, device, args.clock)
+    _reset_memory(device)
+    ganlab_run.fit(ganlab_module(setting, networks, datamodule, timer.iterations, args), datamodule, device, setting.precision,
+                   callbacks=[timer], progress_bar=args.progress_bar)
+    del plain
+    peak = peak_memory(setting, networks, datamodule, device, args.warmup + every_n, args)
+    a_seconds, b_seconds = sum(timer.plain_seconds), sum(timer.ganlab_seconds)
+    iterations = every_n * args.segments
+    ratios = sorted(a / b for a, b in zip(timer.plain_seconds, timer.ganlab_seconds))  # each segment's b/a
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
     images_per_iteration = setting.batch_size * setting.case.d_steps_per_g_step
-    peak = [max(m.peak_bytes for m in ms) if device.type == "cuda" else None for ms in (plain, ganlab)]
     return {"case": setting.case.name, "precision": setting.precision, "batch": setting.batch_size,
-            "data": setting.data, "a": a_rate, "b": b_rate, "ratio": statistics.median(ratios),
-            "ratio_range": (min(ratios), max(ratios)), "a_images": a_rate * images_per_iteration,
-            "b_images": b_rate * images_per_iteration,
-            "peak_a": peak[0], "peak_b": peak[1]}
+            "data": setting.data, "a": iterations / a_seconds, "b": iterations / b_seconds,
+            "ratio": a_seconds / b_seconds, "ratio_range": (quartiles[0], quartiles[-1]),
+            "a_images": iterations / a_seconds * images_per_iteration,
+            "b_images": iterations / b_seconds * images_per_iteration,
+            "peak_a": peak[0] if peak else None, "peak_b": peak[1] if peak else None}
 
 
 def _mib(value: int | None) -> str:
@@ -151,11 +150,17 @@ def describe(device: torch.device, args) -> str:
     return (f"device: {device.type} ({name}); torch {torch.__version__}, pytorch_lightning {pl.__version__}, "
             f"python {platform.python_version()}\n"
             f"networks: DCGAN {args.channels}x{args.image_size}x{args.image_size}, width {args.width}, latent 100; "
-            f"{args.warmup} warm-up + {args.iterations} timed generator iterations, {args.repeats} interleaved "
-            f"pairs (b/a: the median of the pairs' ratios, their range in brackets), {args.clock_name} clock; (b): TensorBoard logger, no progress bar"
+            f"{args.warmup} warm-up generator iterations each, then {args.segments} timed segments of each side in "
+            f"lockstep (a, b, a, b, ...), each about {args.segment_steps} optimiser steps (b/a: total time of (a) / "
+            f"total time of (b); in brackets the quartiles of the segments' ratios), {args.clock_name} clock; "
+            f"(b): {B_SIDES[args.b]}, TensorBoard logger, no progress bar"
             f"{' (on)' if args.progress_bar else ''}, detect_divergence={args.detect_divergence}, "
             f"Adam options {args.optimizer_options or 'default'}\n"
             f"command: python {' '.join(sys.argv)}")
+
+
+B_SIDES = {"ganlab": "ganlab's GANModule in a Lightning Trainer",
+           "lightning": "the plain loop's iteration as a minimal LightningModule (manual_backward, LightningOptimizer)"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -166,10 +171,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precisions", nargs="+", choices=["32-true", "bf16-mixed"], default=["32-true", "bf16-mixed"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 256])
     parser.add_argument("--data", nargs="+", choices=["resident", "loader"], default=["resident", "loader"])
-    parser.add_argument("--iterations", type=int, default=None, help="timed generator iterations (cuda 200, cpu 10)")
+    parser.add_argument("--segments", type=int, default=None,
+                        help="timed segments of each side, alternating a, b, a, b, ... (cuda 10, cpu 30)")
+    parser.add_argument("--segment-steps", type=int, default=None,
+                        help="optimiser steps per segment (cuda 400, cpu 20): generator iterations per segment = "
+                             "round(steps / (D steps per G step + 1))")
     parser.add_argument("--warmup", type=int, default=None, help="untimed generator iterations first (cuda 50, cpu 3)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="interleaved pairs, alternately (a, b) and (b, a); b/a is the median of the pairs' ratios")
     parser.add_argument("--width", type=int, default=64, help="DCGAN width of G and D (64 as in conf/model/dcgan.yaml)")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--channels", type=int, default=3)
@@ -179,16 +186,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="(b) with detect_divergence=False (no per-step finiteness check)")
     parser.add_argument("--adam", choices=["default", "foreach", "fused"], default="default",
                         help="Adam implementation, on both sides")
+    parser.add_argument("--b", choices=sorted(B_SIDES), default="ganlab",
+                        help="what (b) is: ganlab's training path, or (lightning) the plain loop's iteration in a minimal "
+                             "LightningModule, the share of (b)'s cost that is Lightning's")
     parser.add_argument("--progress-bar", action="store_true", help="(b) with ganlab's progress bar")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall: elapsed time; cpu: this process's CPU time (steadier on a shared CPU)")
     args = parser.parse_args(argv)
     cpu = args.device == "cpu"
-    args.iterations = args.iterations or (10 if cpu else 200)
+    args.segments = args.segments or (30 if cpu else 10)
+    args.segment_steps = args.segment_steps or (20 if cpu else 400)
     args.warmup = args.warmup if args.warmup is not None else (3 if cpu else 50)
-    if args.iterations < 1 or args.warmup < 1 or args.repeats < 1:
-        parser.error("--iterations, --warmup and --repeats must be >= 1")
+    if args.segments < 1 or args.segment_steps < 1 or args.warmup < 1:
+        parser.error("--segments, --segment-steps and --warmup must be >= 1")
     args.optimizer_options = {} if args.adam == "default" else {args.adam: True}
     if args.clock == "cpu" and args.device == "cuda":
         parser.error("--clock cpu measures CPU work; on CUDA use the wall clock")

@@ -1,4 +1,4 @@
-"""(b): ganlab's real training path, GANModule inside a Lightning Trainer, timed from the inside.
+"""(b): ganlab's real training path, GANModule inside a Lightning Trainer (timed by lockstep.py).
 
 The Trainer gets what `conf/trainer/default.yaml` gives a user (log_every_n_steps=1, no Lightning
 checkpointing, no sanity steps) and, as `logger=tensorboard` does, a TensorBoardLogger (in a
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import functools
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -24,28 +23,7 @@ from ganlab.callbacks import IterationProgressBar
 from ganlab.module import GANModule
 
 from cases import Case
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class IterationTimer(pl.Callback):
-    """Wall time from the end of generator iteration `start` to the end of iteration `stop`."""
-
-    def __init__(self, start: int, stop: int, device: torch.device, clock: Callable[[], float] = time.perf_counter):
-        self.start, self.stop, self.device, self.clock = start, stop, device, clock
-        self.t0: float | None = None
-        self.seconds: float | None = None
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.t0 is None and pl_module.g_iter >= self.start:
-            synchronize(self.device)
-            self.t0 = self.clock()
-        elif self.seconds is None and pl_module.g_iter >= self.stop:
-            synchronize(self.device)
-            self.seconds = self.clock() - self.t0
+from plain_loop import PlainLoop
 
 
 class ReseedAtFirstBatch(pl.Callback):
@@ -71,13 +49,34 @@ def build_module(generator: nn.Module, discriminator: nn.Module, case: Case, ite
                      d_steps_per_g_step=case.d_steps_per_g_step, iterations=iterations, **module_options)
 
 
-def fit(module: GANModule, datamodule: pl.LightningDataModule, device: torch.device, precision: str = "32-true",
-        seed: int = 0, timed_from: int = 0, progress_bar: bool = False, logger: bool = True,
-        clock: Callable[[], float] = time.perf_counter) -> float | None:
-    """Trains `module` to its budget; returns the seconds from the end of generator iteration
-    `timed_from` to the end of the budget (None when timed_from >= budget)."""
-    timer = IterationTimer(timed_from, module.iterations, device, clock)
-    callbacks: list[pl.Callback] = [ReseedAtFirstBatch(seed), timer]
+class LightningPlainLoop(pl.LightningModule):
+    """(c): the plain loop's iteration as a LightningModule written the documented way (manual
+    optimisation, `manual_backward`, the `LightningOptimizer`s, autocast from the precision plugin),
+    nothing else: what any LightningModule doing (a)'s work pays for Lightning's loop and wrappers."""
+
+    def __init__(self, loop: PlainLoop, iterations: int):
+        super().__init__()
+        self.automatic_optimization = False
+        self.loop, self.iterations, self.g_iter = loop, iterations, 0
+        self.generator, self.discriminator = loop.generator, loop.discriminator
+
+    def configure_optimizers(self):
+        return [self.loop.g_opt, self.loop.d_opt]
+
+    def training_step(self, batch, batch_idx) -> None:
+        g_opt, d_opt = self.optimizers()
+        self.loop.iteration(list(batch[0]), d_opt, g_opt, backward=self.manual_backward, autocast=False)
+        self.g_iter += 1
+        if self.g_iter >= self.iterations:
+            self.trainer.should_stop = True
+
+
+def fit(module: pl.LightningModule, datamodule: pl.LightningDataModule, device: torch.device, precision: str = "32-true",
+        callbacks: Sequence[pl.Callback] = (), seed: int | None = None, progress_bar: bool = False,
+        logger: bool = True) -> None:
+    """Trains `module` to its budget in the Trainer a user gets; `seed`: reseed torch right before the
+    first step (as the plain loop is seeded), for runs compared value by value."""
+    callbacks = [*callbacks, *([ReseedAtFirstBatch(seed)] if seed is not None else [])]
     if progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=10))
     with tempfile.TemporaryDirectory(prefix="ganlab-bench-") as tmp, warnings.catch_warnings():
@@ -89,4 +88,3 @@ def fit(module: GANModule, datamodule: pl.LightningDataModule, device: torch.dev
             enable_checkpointing=False, num_sanity_val_steps=0, enable_model_summary=False,
             enable_progress_bar=progress_bar, logger=tb, callbacks=callbacks, default_root_dir=tmp)
         trainer.fit(module, datamodule=datamodule)
-    return timer.seconds

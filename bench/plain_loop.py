@@ -13,7 +13,7 @@ optimiser steps outside it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -49,36 +49,42 @@ class PlainLoop:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
-    def run(self, iterations: int) -> tuple[Tensor, Tensor]:
-        """`iterations` generator iterations; returns the last (d_loss, g_loss), not read back."""
-        generator, discriminator = self.generator, self.discriminator
-        d_loss = g_loss = torch.zeros(())
+    def run(self, iterations: int) -> None:
+        """`iterations` generator iterations."""
         for _ in range(iterations):
-            for k in range(self.case.d_steps_per_g_step):
-                real = next(self.batches)  # (b, c, h, w) in [-1, 1], on the device
-                generator_turn = k == self.case.d_steps_per_g_step - 1
-                with self._autocast(real.device):
-                    z = torch.randn(real.shape[0], generator.latent_dim, device=real.device)
-                    with torch.set_grad_enabled(generator_turn):
-                        fake = generator(z)  # (b, c, h, w)
-                    d_loss = self.loss.discriminator_loss(discriminator(real), discriminator(fake.detach()))
-                    total = d_loss
-                    for reg in self.regularizers.values():
-                        if self.d_steps % reg.every_n == 0:
-                            total = total + reg.weight * reg.every_n * reg(discriminator, real, fake.detach(), None)
-                self.d_opt.zero_grad(set_to_none=True)
-                total.backward()
-                self.d_opt.step()
-                self.d_steps += 1
+            reals = [next(self.batches) for _ in range(self.case.d_steps_per_g_step)]  # (b, c, h, w) each
+            self.iteration(reals, self.d_opt, self.g_opt)
 
-            discriminator.requires_grad_(False)
-            with self._autocast(real.device):
-                g_loss = self.loss.generator_loss(discriminator(fake))
-            self.g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.g_opt.step()
-            discriminator.requires_grad_(True)
-        return d_loss.detach(), g_loss.detach()
+    def iteration(self, reals: list[Tensor], d_opt, g_opt, backward: Callable[[Tensor], None] = Tensor.backward,
+                  autocast: bool = True) -> None:
+        """One generator iteration on the real batches `reals` (one per D step, in [-1, 1], on the
+        device). `backward`, the optimisers and `autocast` are what LightningPlainLoop (bench/ganlab_run.py)
+        swaps for Lightning's."""
+        generator, discriminator = self.generator, self.discriminator
+        context = self._autocast if autocast else (lambda device: contextlib.nullcontext())
+        for k, real in enumerate(reals):
+            generator_turn = k == len(reals) - 1
+            with context(real.device):
+                z = torch.randn(real.shape[0], generator.latent_dim, device=real.device)
+                with torch.set_grad_enabled(generator_turn):
+                    fake = generator(z)  # (b, c, h, w)
+                d_loss = self.loss.discriminator_loss(discriminator(real), discriminator(fake.detach()))
+                total = d_loss
+                for reg in self.regularizers.values():
+                    if self.d_steps % reg.every_n == 0:
+                        total = total + reg.weight * reg.every_n * reg(discriminator, real, fake.detach(), None)
+            d_opt.zero_grad(set_to_none=True)
+            backward(total)
+            d_opt.step()
+            self.d_steps += 1
+
+        discriminator.requires_grad_(False)
+        with context(real.device):
+            g_loss = self.loss.generator_loss(discriminator(fake))
+        g_opt.zero_grad(set_to_none=True)
+        backward(g_loss)
+        g_opt.step()
+        discriminator.requires_grad_(True)
 
 
 def resident_batches(images: Tensor, batch_size: int, seed: int = 0) -> Iterator[Tensor]:

@@ -1,18 +1,32 @@
-"""Divergence detection, in one place: is every loss term, weight and buffer still finite?
+"""Divergence detection, in one place: did a loss term, a weight or a buffer become NaN or Inf?
 
-The step computes a verdict on the device once per generator iteration (`Verdict`); the
-`DivergenceMonitor` reads the previous iteration's verdict after the current one's work is queued,
-so an accelerator never idles on the read. A NaN or Inf is therefore reported at most one
-iteration after it appeared, naming the iteration (and discriminator step) it appeared in. Saving
-a checkpoint reads the pending verdict first, so no checkpoint holds a diverged state.
+Every generator iteration the step computes a verdict on its steps' losses on the device
+(`verdict`: one stack and one `isfinite`; each loss is the sum of its terms, so it is non-finite
+when any term is); the `DivergenceMonitor` reads the previous iteration's verdict after
+the current one's work is queued, so an accelerator never idles on the read. A NaN or Inf in a
+term is therefore reported at most one iteration after it appeared, naming the iteration and the
+discriminator step it appeared in.
+
+The weights are checked where the user's work is at stake rather than at every step: whenever a
+verdict is read out for good (`DivergenceMonitor.check`: before every checkpoint is written and at
+the end of training) and whenever a term diverged (the message then says which network's weights
+hold NaN or Inf too). Between those points the losses watch the weights: every weight of D takes
+part in D's loss and every weight of G in G's loss, and a NaN or Inf in a weight reaches the
+network's output, so a weight that a step made non-finite (a finite loss with a non-finite
+gradient) shows in the next iteration's losses. Checking every weight at every step instead costs
+a pass over all parameters and buffers per iteration (~0.3 ms on one CPU thread for the 12k-weight
+benchmark DCGAN, 3% of its step).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from ganlab.names import is_gradient_norm
 
 
 class DivergenceError(RuntimeError):
@@ -35,54 +49,70 @@ def all_finite(module: nn.Module) -> Tensor:
     return torch.isfinite(torch.stack(sums) if len(sums) > 1 else sums[0]).all()
 
 
+def _diverged(g_iter: int, d_step: int, findings: Sequence[str]) -> DivergenceError:
+    return DivergenceError(
+        f"training diverged at generator iteration {g_iter} (discriminator step {d_step}): "
+        f"{'; '.join(findings)}. Training stopped; checkpoints written before this iteration are kept (no "
+        "checkpoint holds diverged weights). Try a lower learning rate (optim.*.lr), another loss, or "
+        "trainer.precision=32-true.")
+
+
+def non_finite_networks(networks: Mapping[str, nn.Module]) -> list[str]:
+    """'the <player> weights hold NaN or Inf' for each network whose weights or buffers do (a host sync)."""
+    return [f"the {player} weights hold NaN or Inf" for player, network in networks.items()
+            if not bool(all_finite(network))]
+
+
 @dataclass
 class Verdict:
-    """Whether one generator iteration stayed finite, still on the device until someone reads it."""
+    """Whether the losses of one generator iteration's steps stayed finite, still on the device
+    until someone reads it. Each step's loss is the sum of its terms, so a NaN or Inf in any term
+    makes it non-finite: one flag per step, computed with one stack and one `isfinite`; the terms
+    themselves are looked at only when a flag is down."""
 
-    finite: Tensor  # (n,) bool, one per entry of `names`
-    names: Sequence[tuple[int, str]]  # (discriminator step, what): a loss term or "the <player> weights"
-    values: Tensor  # (n,) the terms' values (1.0 for the weights' entries)
+    finite: Tensor  # (s,) bool, one per step (k discriminator steps, then the generator step)
+    steps: Sequence[tuple[int, Mapping[str, Tensor]]]  # per step: (discriminator step, its terms)
     g_iter: int  # the generator iteration (1-based)
 
-    def raise_if_diverged(self) -> None:
+    def raise_if_diverged(self, networks: Mapping[str, nn.Module]) -> None:
+        """Raises DivergenceError naming the first step whose loss is non-finite (by its discriminator
+        step), its non-finite terms, and the networks (player -> network) whose weights are
+        non-finite now."""
         if bool(self.finite.all()):  # the one host sync
             return
-        flags, values = self.finite.tolist(), self.values.tolist()
-        bad = [(d_step, name, value) for (d_step, name), ok, value in zip(self.names, flags, values) if not ok]
-        first = bad[0][0]
-        shown = [f"{name} hold NaN or Inf" if name.startswith("the ") else f"{name} = {value}"
-                 for d_step, name, value in bad if d_step == first]
-        raise DivergenceError(
-            f"training diverged at generator iteration {self.g_iter} (discriminator step {first}): "
-            f"{'; '.join(shown)}. Training stopped; checkpoints written before this iteration are kept (no "
-            "checkpoint holds diverged weights). Try a lower learning rate (optim.*.lr), another loss, or "
-            "trainer.precision=32-true.")
+        d_step, terms = self.steps[self.finite.tolist().index(False)]
+        values = {name: float(value) for name, value in terms.items() if not is_gradient_norm(name)}
+        bad = {name: value for name, value in values.items() if not math.isfinite(value)} or values  # overflowed sum
+        raise _diverged(self.g_iter, d_step, [f"{name} = {value}" for name, value in bad.items()]
+                        + non_finite_networks(networks))
 
 
-def verdict(terms: Sequence[tuple[int, str, Tensor]], networks: dict[str, nn.Module], d_step: int,
-            g_iter: int) -> Verdict:
-    """The verdict on `terms` ((discriminator step, name, 0-dim value) each) and on the weights of
-    `networks` (player -> network) after discriminator step `d_step` of generator iteration `g_iter`."""
-    names = [(step, name) for step, name, _ in terms] + [(d_step, f"the {player} weights") for player in networks]
-    values = torch.stack([value.detach().float() for _, _, value in terms])  # (t,)
-    weights = torch.stack([all_finite(network) for network in networks.values()])  # (p,)
-    finite = torch.cat([torch.isfinite(values), weights])
-    return Verdict(finite, names, torch.cat([values, values.new_ones(len(networks))]), g_iter)
+def verdict(steps: Sequence[tuple[int, Mapping[str, Tensor], Tensor]], g_iter: int) -> Verdict:
+    """The verdict on the steps of generator iteration `g_iter`: per step (discriminator steps taken
+    by its end, its terms, its loss: the sum of the terms)."""
+    finite = torch.isfinite(torch.stack([loss.detach().float() for _, _, loss in steps]))
+    return Verdict(finite, [(d_step, terms) for d_step, terms, _ in steps], g_iter)
 
 
 class DivergenceMonitor:
     """Holds the latest verdict until it is read: `push` reads the previous one (after the new one
-    is queued), `check` reads the pending one now."""
+    is queued); `check` reads the pending one now and checks the weights."""
 
     def __init__(self):
         self._pending: Verdict | None = None
 
-    def push(self, new: Verdict) -> None:
+    def push(self, new: Verdict, networks: Mapping[str, nn.Module]) -> None:
         previous, self._pending = self._pending, new
         if previous is not None:
-            previous.raise_if_diverged()
+            previous.raise_if_diverged(networks)
 
-    def check(self) -> None:
+    def check(self, networks: Mapping[str, nn.Module], g_iter: int, d_step: int) -> None:
+        """Raises DivergenceError if the pending verdict's terms or the networks' weights and buffers
+        (player -> network) hold NaN or Inf, the state after generator iteration `g_iter` and
+        discriminator step `d_step` (a host sync per network)."""
         pending, self._pending = self._pending, None
         if pending is not None:
-            pending.raise_if_diverged()
+            pending.raise_if_diverged(networks)
+        findings = non_finite_networks(networks)
+        if findings:
+            raise _diverged(g_iter, d_step, findings)

@@ -1,4 +1,4 @@
-"""Divergence, in process: a NaN or Inf in a loss or a weight stops training at most one step later,
+"""Divergence, in process: a NaN or Inf in a loss or a weight stops training at most one iteration later,
 naming the iteration, and never reaches a checkpoint (tests/e2e/test_reliability.py: through train.py)."""
 import math
 from pathlib import Path
@@ -88,12 +88,46 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, caplog, eve
     assert not (tmp_path / "iter_0000005.ckpt").exists() and not list(tmp_path.glob("*.tmp"))
 
 
-def test_non_finite_weights_with_finite_losses_are_caught(tmp_path):
+def test_non_finite_weights_with_finite_losses_are_caught_by_the_next_losses(tmp_path):
+    """Iteration 3's D losses are finite but its D step leaves an Inf weight: the G step of the same
+    iteration reads it, so iteration 3 stops with that loss and the weights named."""
     checkpoints = IterationCheckpoint(str(tmp_path), every_n=2)
-    with pytest.raises(DivergenceError, match="iteration 3 .*the discriminator weights hold NaN or Inf"):
+    with pytest.raises(DivergenceError, match=r"iteration 3 .*loss/g = nan; the discriminator weights hold NaN or Inf"):
         fit(toy_module(constraints=[InfWeightAt(step=3)]), [checkpoints])
     last = saved(tmp_path / "last.ckpt")
     assert last["ganlab"]["g_iter"] == 2 and finite_state(last)
+    assert not (tmp_path / "iter_0000004.ckpt").exists()
+
+
+class InfGeneratorWeightAfter(pl.Callback):
+    """Puts +Inf into one weight of G at the end of generator iteration `iteration`, after its G step:
+    no loss of that iteration reads it."""
+
+    def __init__(self, iteration: int):
+        self.iteration = iteration
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.g_iter == self.iteration:
+            with torch.no_grad():
+                module.generator.net[0].bias.fill_(math.inf)
+
+
+@pytest.mark.parametrize("with_checkpoints", [True, False])
+def test_non_finite_weights_after_the_last_step_are_reported_and_not_saved(tmp_path, with_checkpoints):
+    """No later loss reads the weight broken after the last G step: the end-of-training check does."""
+    callbacks = [InfGeneratorWeightAfter(10)]
+    callbacks += [IterationCheckpoint(str(tmp_path), every_n=1000)] if with_checkpoints else []
+    with pytest.raises(DivergenceError, match=r"iteration 10 \(discriminator step 10\): the generator weights"):
+        fit(toy_module(iterations=10), callbacks)
+    assert not (tmp_path / "last.ckpt").exists()
+
+
+def test_a_checkpoint_checks_the_weights_itself(tmp_path):
+    """A weight broken in the very iteration a checkpoint is written is caught by the save."""
+    checkpoints = IterationCheckpoint(str(tmp_path), every_n=3)
+    with pytest.raises(DivergenceError, match=r"iteration 3 \(discriminator step 3\): the generator weights"):
+        fit(toy_module(), [InfGeneratorWeightAfter(3), checkpoints])
+    assert not (tmp_path / "iter_0000003.ckpt").exists() and not (tmp_path / "last.ckpt").exists()
 
 
 @pytest.mark.parametrize("with_checkpoints", [True, False])

@@ -63,9 +63,9 @@ def test_unrolled_option_wraps_the_loss():
 
 
 def test_minibatch_std_option():
-    for model in ("pacgan", "mlp"):
+    for model, shape in (("pacgan", (2,)), ("mlp", (2,)), ("dcgan", (1, 28, 28))):
         cfg = compose_train(f"model={model}", "model.discriminator.minibatch_std=4")
-        module = build_module(cfg, (2,), 0)
+        module = build_module(cfg, shape, 0)
         assert any(isinstance(m, MinibatchStdDev) for m in module.discriminator.modules())
 
 

@@ -137,3 +137,23 @@ def test_conditional_batchnorm_generator():
     g.eval()
     z = torch.randn(2, 12)
     assert not torch.allclose(g(z, torch.tensor([0, 0])), g(z, torch.tensor([1, 1])))
+
+
+def test_dcgan_minibatch_std_feature_sees_a_collapsed_batch():
+    """With minibatch_std the DCGAN discriminator's head reads one more feature map: the average
+    standard deviation over each group, zero for identical samples and positive otherwise."""
+    from ganlab.networks import DCGANAutoencoder, DCGANDiscriminator
+    torch.manual_seed(0)
+    plain = DCGANDiscriminator((1, 28, 28), width=8)
+    with_std = DCGANDiscriminator((1, 28, 28), width=8, minibatch_std=4)
+    varied = torch.randn(8, 1, 28, 28)
+    collapsed = varied[:1].expand(8, -1, -1, -1)
+    out = with_std(varied)
+    extra = out.features.shape[1] - plain(varied).features.shape[1]  # one more map of side x side
+    side = round(extra ** 0.5)
+    assert out.score.shape == (8,) and side * side == extra and side == 7
+    std_map = out.features.view(8, -1, side, side)[:, -1]  # one constant per group
+    assert torch.all(std_map > 0)
+    assert torch.allclose(with_std(collapsed).features.view(8, -1, side, side)[:, -1], torch.tensor(1e-4), atol=1e-4)
+    with pytest.raises(ValueError, match="minibatch_std=0"):
+        DCGANAutoencoder((1, 28, 28), width=8, minibatch_std=4)

@@ -19,6 +19,7 @@ from ganlab.networks.layers import (
     LabelledSequential,
     LabelMaps,
     LabelVector,
+    MinibatchStdDev,
     NormFactory,
     ScoreHead,
     apply_spectral_norm,
@@ -95,11 +96,15 @@ class DCGANDiscriminator(nn.Module):
         label_dim: int = 0,  # concat conditioning: label maps appended to the input channels (0: off)
         projection: bool = False,  # projection conditioning (Miyato & Koyama 2018)
         aux_classifier: bool = False,  # AC-GAN class logits (Odena et al. 2017)
+        minibatch_std: int = 0,  # > 0: the minibatch std feature map (Karras et al. 2018, this group size) before the head
     ):
         super().__init__()
         _, side = pyramid(image_shape)
         self.conditional = label_dim > 0 or projection
         self.encoder, c = dcgan_encoder(image_shape, width, norm, num_classes, label_dim)
+        if minibatch_std:
+            self.encoder.append(MinibatchStdDev(minibatch_std))  # (n, c, s, s) -> (n, c + 1, s, s)
+            c += 1
         self.head = ScoreHead(c * side * side, num_classes, projection, aux_classifier)
         dcgan_init(self)
         if spectral_norm:
@@ -127,7 +132,11 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: label maps join the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        minibatch_std: int = 0,  # not supported here: must be 0
     ):
+        if minibatch_std:
+            raise ValueError("model.discriminator.minibatch_std: the DCGAN autoencoder (loss=ebgan, loss=began) has no "
+                             "minibatch std feature; set model.discriminator.minibatch_std=0")
         channels, _, _ = image_shape
         stages, side = pyramid(image_shape)
         encoder, c = dcgan_encoder(image_shape, width, norm, num_classes, label_dim)

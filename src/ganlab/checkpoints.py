@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganlab.hparams import flatten
+
 # Config groups whose values decide the shapes of the saved tensors.
 SHAPE_KEYS = ("model", "conditioning", "loss", "data.image_size", "data._target_")
 
@@ -64,21 +66,10 @@ def check_resumable(checkpoint: Mapping[str, Any], module: nn.Module, ckpt_path:
 def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any], keys=SHAPE_KEYS,
                        limit: int = 5) -> list[str]:
     """`key=saved value` for the first `limit` dotted keys below `keys` whose values differ."""
-    old, new = _flatten(saved), _flatten(current)
+    old, new = flatten(saved, separator="."), flatten(current, separator=".")
     names = sorted(k for k in old.keys() | new.keys()
                    if any(k == p or k.startswith(p + ".") for p in keys) and old.get(k) != new.get(k))
     return [f"{k}={old.get(k, '<unset>')}" for k in names[:limit]]
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path | None:

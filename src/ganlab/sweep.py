@@ -6,7 +6,6 @@ import csv
 import json
 import logging
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from ganlab.atomic import write_atomically
 from ganlab.config_checks import ConfigError
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,8 @@ def in_multirun() -> bool:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Writes `data` to `path` atomically (a temporary file in the same directory, then a rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(dict(data), indent=1, default=float))
-    os.replace(tmp, path)
+    """Writes `data` to `path` atomically (ganlab.atomic)."""
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(dict(data), indent=1, default=float)))
 
 
 def objective_value(metrics: Mapping[str, Any], key: str | None) -> Any:
@@ -102,12 +100,14 @@ def write_summary(sweep_dir: Path) -> Path | None:
     columns = list(dict.fromkeys([*FIRST_COLUMNS, *(key for row in rows for key in row if key not in LAST_COLUMNS),
                                   *LAST_COLUMNS]))
     summary = sweep_dir / SUMMARY_FILE
-    tmp = summary.with_name(f".{SUMMARY_FILE}.{os.getpid()}.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows([{k: _cell(v) for k, v in row.items()} for row in rows])
-    os.replace(tmp, summary)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows([{k: _cell(v) for k, v in row.items()} for row in rows])
+
+    write_atomically(summary, write)
     return summary
 
 

@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from ganlab import interrupt
+from ganlab import interrupt, names
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.metrics import ImageMetrics
 from ganlab.callbacks.mode_metrics import ModeMetrics
@@ -117,8 +117,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check_data_parallel(trainer, in_multirun=in_multirun())
     evaluations = [c for c in callbacks if isinstance(c, (ImageMetrics, ModeMetrics))]  # hparams columns too
     if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
-        declare_hparams(trainer.loggers, config, metrics=["final/loss_d", "final/loss_g",
-                                                          *(name for c in evaluations for name in c.summary_names)])
+        losses = [names.final(names.progress_name(term)) for term in (names.D_LOSS, names.G_LOSS)]
+        declare_hparams(trainer.loggers, config,
+                        metrics=[*losses, *(name for c in evaluations for name in c.summary_names)])
 
     log.info("run directory: %s", cfg.paths.output_dir)
     try:  # until the first step, a signal stops at once (interrupt.py); then GracefulStop has it
@@ -131,8 +132,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             log.warning("stopped by %s at generator iteration %d", signal.Signals(callback.received).name,
                         module.g_iter)
             raise SystemExit(128 + callback.received)
-    final = {"final/" + name: float(value)
-             for name, value in trainer.callback_metrics.items() if name.startswith("loss_")}
+    final = {names.final(name): float(value)
+             for name, value in trainer.callback_metrics.items() if names.is_progress_loss(name)}
     for evaluation in evaluations:
         final.update(evaluation.summary())  # final/fid, ..., final/best_fid
     for logger in trainer.loggers:
@@ -151,7 +152,7 @@ def run_summary(run_dir: Path, result: dict[str, Any], callbacks: list, loggers:
     lines = [f"finished {result['iterations']} generator iterations; run directory: {run_dir}"]
     last = [c.last_path for c in callbacks if getattr(c, "last_path", None) is not None and c.last_path.is_file()]
     lines.append(f"  last checkpoint: {last[0]}" if last else "  no checkpoint (callbacks.checkpoint is off)")
-    numbers = {k.removeprefix("final/"): v for k, v in result.items() if k.startswith("final/")}
+    numbers = {k.removeprefix(names.FINAL): v for k, v in result.items() if k.startswith(names.FINAL)}
     if numbers:
         lines.append("  final: " + "  ".join(f"{k}={v:.4g}" for k, v in numbers.items()))
     if any(isinstance(logger, TensorBoardLogger) for logger in loggers):

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint, save_atomically
 from ganlab.checkpoints import CheckpointError, check_resumable, load_checkpoint
+from ganlab.divergence import DivergenceError
 from ganlab.train import build_module
 
 from conftest import compose_config as compose_train
@@ -79,6 +80,10 @@ def test_nan_weights_are_never_saved(trained):
     good = last.read_bytes()
     with torch.no_grad():
         module.discriminator.head.weight.fill_(math.nan)
+    with pytest.raises(DivergenceError, match="the discriminator weights hold NaN or Inf"):
+        save_atomically(trainer, last)  # a GANModule's own check names the network
+    assert last.read_bytes() == good
+    module.detect_divergence = False  # the writer's own guard still refuses
     assert not save_atomically(trainer, last)
     assert last.read_bytes() == good
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from ganlab import names
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.mixture_picture import mixture_of
 from ganlab.config_checks import ConfigError
@@ -46,10 +47,10 @@ class ModeMetrics(pl.Callback):
     # --- what train.py reads -------------------------------------------------------------------
     @property
     def summary_names(self) -> list[str]:
-        return [f"final/{name}" for name in NAMES]
+        return [names.final(name) for name in NAMES]
 
     def summary(self) -> dict[str, float]:
-        return {f"final/{name}": value for name, value in self.results.items()}
+        return {names.final(name): value for name, value in self.results.items()}
 
     # --- Lightning hooks -------------------------------------------------------------------------
     def on_fit_start(self, trainer, pl_module) -> None:

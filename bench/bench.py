@@ -70,9 +70,9 @@ def plain_loop(setting: Setting, networks, images: torch.Tensor, device: torch.d
 def ganlab_module(setting: Setting, networks, datamodule, iterations: int, args) -> pl.LightningModule:
     """(b) on its own copies of the networks: ganlab's GANModule, or with `--b lightning` the plain
     loop's iteration in a minimal LightningModule (ganlab_run.LightningPlainLoop)."""
-    if args.b == "lightning":
+    if args.b != "ganlab":
         loop = plain_loop(setting, networks, datamodule.train_dataset.images, torch.device("cpu"), args)
-        return ganlab_run.LightningPlainLoop(loop, iterations)
+        return ganlab_run.LightningPlainLoop(loop, iterations, wrapped=args.b == "lightning")
     generator, discriminator = (copy.deepcopy(n) for n in networks)
     return ganlab_run.build_module(generator, discriminator, setting.case, iterations,
                                    optimizer_options=args.optimizer_options, detect_divergence=args.detect_divergence)
@@ -160,7 +160,8 @@ def describe(device: torch.device, args) -> str:
 
 
 B_SIDES = {"ganlab": "ganlab's GANModule in a Lightning Trainer",
-           "lightning": "the plain loop's iteration as a minimal LightningModule (manual_backward, LightningOptimizer)"}
+           "lightning": "the plain loop's iteration as a minimal LightningModule (manual_backward, LightningOptimizer)",
+           "lightning-raw": "the plain loop's iteration as a minimal LightningModule with raw backward and optimisers"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -187,8 +188,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--adam", choices=["default", "foreach", "fused"], default="default",
                         help="Adam implementation, on both sides")
     parser.add_argument("--b", choices=sorted(B_SIDES), default="ganlab",
-                        help="what (b) is: ganlab's training path, or (lightning) the plain loop's iteration in a minimal "
-                             "LightningModule, the share of (b)'s cost that is Lightning's")
+                        help="what (b) is: ganlab's training path; (lightning) the plain loop's iteration in a minimal "
+                             "LightningModule, the share of (b)'s cost that is Lightning's; (lightning-raw) the same with "
+                             "raw backward and optimisers, the cost of Lightning's per-batch loop alone")
     parser.add_argument("--progress-bar", action="store_true", help="(b) with ganlab's progress bar")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",

@@ -17,7 +17,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import TensorBoardLogger
-from torch import nn
+from torch import Tensor, nn
 
 from ganlab.callbacks import IterationProgressBar
 from ganlab.module import GANModule
@@ -52,20 +52,23 @@ def build_module(generator: nn.Module, discriminator: nn.Module, case: Case, ite
 class LightningPlainLoop(pl.LightningModule):
     """(c): the plain loop's iteration as a LightningModule written the documented way (manual
     optimisation, `manual_backward`, the `LightningOptimizer`s, autocast from the precision plugin),
-    nothing else: what any LightningModule doing (a)'s work pays for Lightning's loop and wrappers."""
+    nothing else: what any LightningModule doing (a)'s work pays for Lightning's loop and wrappers.
+    `wrapped=False`: raw `loss.backward()` and the raw optimisers instead (no hooks, no precision
+    plugin, no step counting): what Lightning's per-batch loop alone costs."""
 
-    def __init__(self, loop: PlainLoop, iterations: int):
+    def __init__(self, loop: PlainLoop, iterations: int, wrapped: bool = True):
         super().__init__()
         self.automatic_optimization = False
-        self.loop, self.iterations, self.g_iter = loop, iterations, 0
+        self.loop, self.iterations, self.wrapped, self.g_iter = loop, iterations, wrapped, 0
         self.generator, self.discriminator = loop.generator, loop.discriminator
 
     def configure_optimizers(self):
         return [self.loop.g_opt, self.loop.d_opt]
 
     def training_step(self, batch, batch_idx) -> None:
-        g_opt, d_opt = self.optimizers()
-        self.loop.iteration(list(batch[0]), d_opt, g_opt, backward=self.manual_backward, autocast=False)
+        g_opt, d_opt = self.optimizers(use_pl_optimizer=self.wrapped)
+        backward = self.manual_backward if self.wrapped else Tensor.backward
+        self.loop.iteration(list(batch[0]), d_opt, g_opt, backward=backward, autocast=False)
         self.g_iter += 1
         if self.g_iter >= self.iterations:
             self.trainer.should_stop = True

@@ -42,7 +42,7 @@ def test_lockstep_alternates_equal_segments_after_the_warmup():
     assert all(t >= 0 for t in timer.plain_seconds + timer.ganlab_seconds)
 
 
-@pytest.mark.parametrize("side", ["ganlab", "lightning"])
+@pytest.mark.parametrize("side", ["ganlab", "lightning", "lightning-raw"])
 def test_bench_prints_one_row_per_setting(capsys, side):
     bench.main([*TINY, "--b", side, "--cases", "dcgan", "wgan_gp", "--data", "resident", "loader"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| dcgan") or

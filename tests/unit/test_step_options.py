@@ -92,9 +92,9 @@ def test_gradient_norm_of_d_is_that_of_its_last_step():
     original = module._discriminator_step
 
     def probe(*args, **kwargs):
-        step, terms = original(*args, **kwargs)
+        step, terms, loss = original(*args, **kwargs)
         recorded.append(terms.get(names.GRAD_NORM_D))
-        return step, terms
+        return step, terms, loss
 
     module._discriminator_step = probe
     logger = RecordingLogger()

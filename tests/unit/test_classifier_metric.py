@@ -1,11 +1,16 @@
 """The classifier metric (callbacks/metrics=classifier) on known inputs, on scikit-learn's digits:
 real against real scores near the floor, blurred and pixel-shuffled copies clearly worse, the
-class scores of real images with their own labels, the weights cached and reused, clear errors."""
+class scores of real images with their own labels, the weights cached and reused, two processes
+scoring like one, clear errors."""
 import logging
 import struct
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
@@ -15,6 +20,7 @@ from torch import nn
 from ganlab.callbacks import ImageMetrics
 from ganlab.config_checks import ConfigError
 from ganlab.data import DigitsDataModule, MNISTDataModule
+from ganlab.distributed import GANDDPStrategy
 from ganlab.losses import NonSaturatingLoss
 from ganlab.metrics import ClassifierFeatures, ClassTally, FeatureScores, fingerprint
 from ganlab.metrics import classifier as classifier_module
@@ -199,3 +205,56 @@ def test_real_images_of_the_requested_class_score_the_classifier_accuracy_throug
     assert abs(results["class_accuracy"] - report["classifier_accuracy"]) < 0.05  # 359 draws of held-out digits
     assert 0.05 < results["class_share_min"] < 0.15
     assert results["fid"] < 2 * reference["fid_floor"]  # held-out digits (some repeated): at the floor
+
+
+class SaveEvaluationPerRank(pl.Callback):
+    """Each rank saves what its ImageMetrics computed and the classifier it scored with."""
+
+    def __init__(self, dirpath: Path):
+        self.dirpath = dirpath
+
+    def on_train_end(self, trainer, pl_module):
+        metrics = next(c for c in trainer.callbacks if isinstance(c, ImageMetrics))
+        torch.save({"results": metrics.results, "reference": metrics.reference,
+                    "classifier": {k: v.clone() for k, v in metrics.feature_network.state_dict().items()}},
+                   self.dirpath / f"rank{trainer.global_rank}.pt")
+
+
+def evaluate_real_digits(split, cache: Path, out: Path, devices: int) -> list[dict]:
+    """One iteration of the RealDigits 'generator' (lr 0: never moves), scored once by the cached
+    classifier on `devices` CPU processes; what each rank computed."""
+    out.mkdir()
+    module = GANModule(generator=RealDigits(split.test_images, split.test_labels),
+                       discriminator=ToyDiscriminator(side=8), loss=NonSaturatingLoss(),
+                       generator_optimizer=partial(torch.optim.SGD, lr=0.0),  # picklable: spawn
+                       discriminator_optimizer=partial(torch.optim.SGD, lr=0.0),
+                       iterations=1, num_classes=10, log_every_n=1000)
+    metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=359,
+                           batch_size=50, kid=False, is_splits=1, class_scores=True, manifold=True)  # one split: IS of all images, in any order
+    data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32 // devices)
+    strategy = (GANDDPStrategy(process_group_backend="gloo", start_method="spawn", timeout=timedelta(seconds=60))
+                if devices > 1 else "auto")  # a collective call made by one rank only fails within a minute
+    fit_module(module, data, callbacks=[metrics, SaveEvaluationPerRank(out)], devices=devices, strategy=strategy,
+               use_distributed_sampler=False)
+    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(devices)]
+
+
+def test_two_processes_score_like_one(fitted, tmp_path):
+    """Under DDP rank 0 reads the classifier and every rank gets its weights and report; each rank
+    generates every second image and the scores are those of all images together (the same as one
+    process's up to float sums in another order), identical on both ranks."""
+    _, report, split, cache, _ = fitted
+    (single,) = evaluate_real_digits(split, cache, tmp_path / "single", devices=1)
+    rank0, rank1 = evaluate_real_digits(split, cache, tmp_path / "ddp", devices=2)
+    for name, weights in rank0["classifier"].items():
+        assert torch.equal(weights, rank1["classifier"][name]), f"classifier {name} differs between the ranks"
+        assert torch.equal(weights, single["classifier"][name]), f"classifier {name} differs from one process's"
+    assert rank0["reference"] == rank1["reference"] == single["reference"]
+    ddp, one = rank0["results"], single["results"]
+    assert set(ddp) == set(one) == set(rank1["results"])
+    assert all(ddp[name] == rank1["results"][name] for name in ddp if name != "is_std")  # (one split: NaN)
+    assert ddp["class_accuracy"] == one["class_accuracy"]  # counts summed over the ranks: exact
+    assert ddp["class_share_min"] == one["class_share_min"]
+    assert abs(ddp["class_accuracy"] - report["classifier_accuracy"]) < 0.05
+    for name in ("fid", "is", "precision", "recall", "density", "coverage"):
+        assert ddp[name] == pytest.approx(one[name], rel=1e-3, abs=1e-4), name

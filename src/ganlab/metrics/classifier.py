@@ -251,7 +251,7 @@ class ClassifierFeatures(nn.Module):
         n_test, n_train = min(num_samples, len(split.test_labels)), min(num_samples, len(split.train_labels))
         train_features, _ = self._outputs(split.train_images[:n_train], device)
         scores = FeatureScores(train_features.shape[1], kid=False, inception_score=True,
-                               is_splits=min(10, n_test))
+                               is_splits=min(10, n_test), distributed=False)  # rank 0 alone (fit_to_data)
         scores.add_real(train_features)
         scores.add_generated(test_features[:n_test], test_logits[:n_test])
         with torch.random.fork_rng():

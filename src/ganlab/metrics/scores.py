@@ -47,20 +47,26 @@ class FeatureScores(nn.Module):
     of `kid_subset_size` images, the polynomial-kernel MMD of Binkowski et al. 2018); is and
     is_std (over `is_splits` splits, Salimans et al. 2016); with `manifold`, precision and recall
     (Kynkaanniemi et al. 2019, k = `precision_recall_k`) and density and coverage (Naeem et al. 2020,
-    k = `density_coverage_k`) on the same features (metrics/manifold.py)."""
+    k = `density_coverage_k`) on the same features (metrics/manifold.py).
+
+    `distributed=False` scores this process's features alone, without a collective call: for what
+    one process computes by itself (the classifier's held-out report on rank 0)."""
 
     def __init__(self, num_features: int, kid: bool = True, inception_score: bool = True,
                  kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10,
-                 manifold: bool = False, precision_recall_k: int = 3, density_coverage_k: int = 5):
+                 manifold: bool = False, precision_recall_k: int = 3, density_coverage_k: int = 5,
+                 distributed: bool = True):
         super().__init__()
+        sync = dict(sync_on_compute=distributed)
         with warnings.catch_warnings():  # "will save all extracted features in buffer": intended
             warnings.simplefilter("ignore", UserWarning)
-            self.fid = FrechetInceptionDistance(feature=PassThrough(num_features), reset_real_features=False)
+            self.fid = FrechetInceptionDistance(feature=PassThrough(num_features), reset_real_features=False, **sync)
             self.kid = (KernelInceptionDistance(feature=PassThrough(num_features), subsets=kid_subsets,
-                                                subset_size=kid_subset_size, reset_real_features=False)
+                                                subset_size=kid_subset_size, reset_real_features=False, **sync)
                         if kid else None)
-            self.inception_score = InceptionScore(feature=nn.Identity(), splits=is_splits) if inception_score else None
-        self.manifold = ManifoldMetrics(precision_recall_k, density_coverage_k) if manifold else None
+            self.inception_score = (InceptionScore(feature=nn.Identity(), splits=is_splits, **sync)
+                                    if inception_score else None)
+        self.manifold = ManifoldMetrics(precision_recall_k, density_coverage_k, **sync) if manifold else None
         self._generated: list[tuple[Tensor, Tensor | None]] = []  # this evaluation's batches
 
     @property

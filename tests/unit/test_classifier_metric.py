@@ -188,13 +188,18 @@ class RealDigits(Generator):
         return self.images[torch.stack(picks)] * self.gain
 
 
+def real_digits_module(split) -> GANModule:
+    """One iteration of the RealDigits 'generator' (lr 0: it never moves)."""
+    return GANModule(generator=RealDigits(split.test_images, split.test_labels),
+                     discriminator=ToyDiscriminator(side=8), loss=NonSaturatingLoss(),
+                     generator_optimizer=partial(torch.optim.SGD, lr=0.0),  # picklable: spawn
+                     discriminator_optimizer=partial(torch.optim.SGD, lr=0.0),
+                     iterations=1, num_classes=10, log_every_n=1000)
+
+
 def test_real_images_of_the_requested_class_score_the_classifier_accuracy_through_a_run(fitted, tmp_path):
     _, report, split, cache, _ = fitted
-    generator = RealDigits(split.test_images, split.test_labels)
-    module = GANModule(generator=generator, discriminator=ToyDiscriminator(side=8), loss=NonSaturatingLoss(),
-                       generator_optimizer=lambda p: torch.optim.SGD(p, lr=0.0),
-                       discriminator_optimizer=lambda p: torch.optim.SGD(p, lr=0.0),
-                       iterations=1, num_classes=10, log_every_n=1000)
+    module = real_digits_module(split)
     metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=359,
                            batch_size=50, kid=False, is_splits=2, class_scores=True)  # batches of 50: labels aligned
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32)
@@ -221,16 +226,13 @@ class SaveEvaluationPerRank(pl.Callback):
 
 
 def evaluate_real_digits(split, cache: Path, out: Path, devices: int) -> list[dict]:
-    """One iteration of the RealDigits 'generator' (lr 0: never moves), scored once by the cached
-    classifier on `devices` CPU processes; what each rank computed."""
+    """The RealDigits module scored once by the cached classifier on `devices` CPU processes; what
+    each rank computed."""
     out.mkdir()
-    module = GANModule(generator=RealDigits(split.test_images, split.test_labels),
-                       discriminator=ToyDiscriminator(side=8), loss=NonSaturatingLoss(),
-                       generator_optimizer=partial(torch.optim.SGD, lr=0.0),  # picklable: spawn
-                       discriminator_optimizer=partial(torch.optim.SGD, lr=0.0),
-                       iterations=1, num_classes=10, log_every_n=1000)
+    module = real_digits_module(split)
     metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=359,
-                           batch_size=50, kid=False, is_splits=1, class_scores=True, manifold=True)  # one split: IS of all images, in any order
+                           batch_size=50, kid=False, is_splits=1,  # one split: the IS of all images, in any order
+                           class_scores=True, manifold=True)
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32 // devices)
     strategy = (GANDDPStrategy(process_group_backend="gloo", start_method="spawn", timeout=timedelta(seconds=60))
                 if devices > 1 else "auto")  # a collective call made by one rank only fails within a minute

@@ -3,10 +3,12 @@ real against real scores near the floor, blurred and pixel-shuffled copies clear
 class scores of real images with their own labels, the weights cached and reused, two processes
 scoring like one, clear errors."""
 import logging
+import os
 import struct
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -236,8 +238,9 @@ def evaluate_real_digits(split, cache: Path, out: Path, devices: int) -> list[di
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32 // devices)
     strategy = (GANDDPStrategy(process_group_backend="gloo", start_method="spawn", timeout=timedelta(seconds=60))
                 if devices > 1 else "auto")  # a collective call made by one rank only fails within a minute
-    fit_module(module, data, callbacks=[metrics, SaveEvaluationPerRank(out)], devices=devices, strategy=strategy,
-               use_distributed_sampler=False)
+    with mock.patch.dict(os.environ):  # Lightning leaves MASTER_PORT set: a later launch would reuse the port
+        fit_module(module, data, callbacks=[metrics, SaveEvaluationPerRank(out)], devices=devices,
+                   strategy=strategy, use_distributed_sampler=False)
     return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(devices)]
 
 

@@ -95,6 +95,17 @@ class _ResultCarryingLauncher(_MultiProcessingLauncher):
     reports the iterations done and the metrics callbacks' results (final/fid, ...) as it does
     with popen."""
 
+    def _wrapping_function(self, *args: Any, **kwargs: Any) -> None:
+        """Runs one spawned rank, then destroys its process group while the interpreter is still
+        whole: a worker that exits with the group alive leaves gloo's threads to the interpreter's
+        finalisation, which aborts the process now and then ("terminate called without an active
+        exception", SIGABRT; pytorch/pytorch#179291)."""
+        try:
+            super()._wrapping_function(*args, **kwargs)
+        finally:
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+
     def get_extra_results(self, trainer) -> dict[str, Any]:
         extra = super().get_extra_results(trainer)
         module = trainer.lightning_module

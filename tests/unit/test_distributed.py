@@ -171,6 +171,37 @@ def test_weight_fingerprint_sees_a_one_ulp_change():
     assert not torch.equal(before, weight_fingerprint(module))
 
 
+def _rank_with_a_process_group(run_with_error: bool) -> str:
+    """What a spawned rank runs, in miniature: joins a one-process gloo group (and fails if asked)."""
+    import torch.distributed as dist
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    if run_with_error:
+        raise RuntimeError("the rank's training failed")
+    return "trained"
+
+
+@pytest.mark.parametrize("run_with_error", [False, True])
+def test_spawned_rank_destroys_its_process_group_before_exit(run_with_error):
+    # A worker that exits with its gloo group alive aborts now and then at interpreter shutdown
+    # (SIGABRT, "terminate called without an active exception"): the launcher must destroy it,
+    # after a failure too. Run here in-process: the same function a spawned rank runs.
+    import queue
+    from unittest import mock
+    import torch.distributed as dist
+    from ganlab.distributed import _ResultCarryingLauncher
+    launcher = _ResultCarryingLauncher(GANDDPStrategy(process_group_backend="gloo", start_method="spawn"),
+                                       start_method="spawn")
+    results = queue.Queue()
+    with mock.patch.dict("os.environ"):
+        if run_with_error:
+            with pytest.raises(RuntimeError, match="training failed"):
+                launcher._wrapping_function(0, None, _rank_with_a_process_group, (True,), {}, results)
+        else:
+            launcher._wrapping_function(0, None, _rank_with_a_process_group, (False,), {}, results)
+            assert results.get_nowait() == "trained"
+    assert not dist.is_initialized()
+
+
 def test_ddp_wrapper_arguments_are_refused():
     with pytest.raises(ConfigError, match="find_unused_parameters"):
         GANDDPStrategy(find_unused_parameters=True)

@@ -192,7 +192,8 @@ def test_spawned_rank_destroys_its_process_group_before_exit(run_with_error):
     launcher = _ResultCarryingLauncher(GANDDPStrategy(process_group_backend="gloo", start_method="spawn"),
                                        start_method="spawn")
     results = queue.Queue()
-    with mock.patch.dict("os.environ"):
+    # (OMP_NUM_THREADS set: the launcher would otherwise change this process's torch thread count)
+    with mock.patch.dict("os.environ", {"OMP_NUM_THREADS": str(torch.get_num_threads())}):
         if run_with_error:
             with pytest.raises(RuntimeError, match="training failed"):
                 launcher._wrapping_function(0, None, _rank_with_a_process_group, (True,), {}, results)

@@ -5,12 +5,16 @@ each backward's gradients over the ranks is the gradient of the global batch's m
 a few steps both ranks hold the weights a single process reaches on the whole batch (SGD, no
 BatchNorm; float32 sums in another order, hence a tolerance).
 """
+import queue
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -20,7 +24,7 @@ from hydra.utils import instantiate
 
 from ganlab.config_checks import ConfigError
 from ganlab.data.sampler import EpochShuffleSampler, ResumableDataLoader
-from ganlab.distributed import GANDDPStrategy, check_data_parallel, weight_fingerprint
+from ganlab.distributed import GANDDPStrategy, _ResultCarryingLauncher, check_data_parallel, weight_fingerprint
 from ganlab.losses import NonSaturatingLoss
 from ganlab.latents import LatentSample
 from ganlab.module import GANModule
@@ -173,7 +177,6 @@ def test_weight_fingerprint_sees_a_one_ulp_change():
 
 def _rank_with_a_process_group(run_with_error: bool) -> str:
     """What a spawned rank runs, in miniature: joins a one-process gloo group (and fails if asked)."""
-    import torch.distributed as dist
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     if run_with_error:
         raise RuntimeError("the rank's training failed")
@@ -185,21 +188,15 @@ def test_spawned_rank_destroys_its_process_group_before_exit(run_with_error):
     # A worker that exits with its gloo group alive aborts now and then at interpreter shutdown
     # (SIGABRT, "terminate called without an active exception"): the launcher must destroy it,
     # after a failure too. Run here in-process: the same function a spawned rank runs.
-    import queue
-    from unittest import mock
-    import torch.distributed as dist
-    from ganlab.distributed import _ResultCarryingLauncher
     launcher = _ResultCarryingLauncher(GANDDPStrategy(process_group_backend="gloo", start_method="spawn"),
                                        start_method="spawn")
     results = queue.Queue()
+    failure = pytest.raises(RuntimeError, match="training failed") if run_with_error else nullcontext()
     # (OMP_NUM_THREADS set: the launcher would otherwise change this process's torch thread count)
-    with mock.patch.dict("os.environ", {"OMP_NUM_THREADS": str(torch.get_num_threads())}):
-        if run_with_error:
-            with pytest.raises(RuntimeError, match="training failed"):
-                launcher._wrapping_function(0, None, _rank_with_a_process_group, (True,), {}, results)
-        else:
-            launcher._wrapping_function(0, None, _rank_with_a_process_group, (False,), {}, results)
-            assert results.get_nowait() == "trained"
+    with mock.patch.dict("os.environ", {"OMP_NUM_THREADS": str(torch.get_num_threads())}), failure:
+        launcher._wrapping_function(0, None, _rank_with_a_process_group, (run_with_error,), {}, results)
+    if not run_with_error:
+        assert results.get_nowait() == "trained"
     assert not dist.is_initialized()
 
 

@@ -22,6 +22,7 @@ the main process along with the weights, so `run()` reports the same results as 
 """
 from __future__ import annotations
 
+import atexit
 import io
 from collections.abc import Iterable
 from typing import Any
@@ -89,6 +90,14 @@ def check_replicas_in_sync(module: nn.Module, device: torch.device) -> None:
                 "changed outside manual_backward/optimizer.step?")
 
 
+def destroy_process_group_if_initialized() -> None:
+    """Destroys this process's process group, if it has one. A process that exits with its gloo
+    group alive leaves gloo's threads to the interpreter's finalisation, which aborts the process
+    now and then ("terminate called without an active exception", SIGABRT; pytorch/pytorch#179291)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 class _ResultCarryingLauncher(_MultiProcessingLauncher):
     """The spawn launcher, which also returns to the main process the module's iteration counters
     and the callbacks' states (Lightning returns the weights and logged metrics only), so `run()`
@@ -97,14 +106,11 @@ class _ResultCarryingLauncher(_MultiProcessingLauncher):
 
     def _wrapping_function(self, *args: Any, **kwargs: Any) -> None:
         """Runs one spawned rank, then destroys its process group while the interpreter is still
-        whole: a worker that exits with the group alive leaves gloo's threads to the interpreter's
-        finalisation, which aborts the process now and then ("terminate called without an active
-        exception", SIGABRT; pytorch/pytorch#179291)."""
+        whole (a spawned worker leaves through os._exit, which runs no atexit handler)."""
         try:
             super()._wrapping_function(*args, **kwargs)
         finally:
-            if dist.is_available() and dist.is_initialized():
-                dist.destroy_process_group()
+            destroy_process_group_if_initialized()
 
     def get_extra_results(self, trainer) -> dict[str, Any]:
         extra = super().get_extra_results(trainer)
@@ -150,6 +156,12 @@ class GANDDPStrategy(DDPStrategy):
         super()._configure_launcher()
         if self._start_method != "popen":
             self._launcher = _ResultCarryingLauncher(self, start_method=self._start_method)
+
+    def setup_distributed(self) -> None:
+        super().setup_distributed()
+        # The processes of start_method=popen (and torchrun's, SLURM's) end through the interpreter's
+        # exit: destroy the group before it finalises. Lightning registers this for NCCL only.
+        atexit.register(destroy_process_group_if_initialized)
 
     def configure_ddp(self) -> None:
         _sync_module_states(self.model)  # identical initial weights and buffers on every rank

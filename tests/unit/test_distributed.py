@@ -5,7 +5,10 @@ each backward's gradients over the ranks is the gradient of the global batch's m
 a few steps both ranks hold the weights a single process reaches on the whole batch (SGD, no
 BatchNorm; float32 sums in another order, hence a tolerance).
 """
+import os
 import queue
+import subprocess
+import sys
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
@@ -198,6 +201,31 @@ def test_spawned_rank_destroys_its_process_group_before_exit(run_with_error):
     if not run_with_error:
         assert results.get_nowait() == "trained"
     assert not dist.is_initialized()
+
+
+POPEN_RANK_EXIT = """
+import atexit
+import torch.distributed as dist
+import pytorch_lightning as pl
+from ganlab.distributed import GANDDPStrategy
+
+# Registered first, so it runs last (atexit is last-in, first-out): what the interpreter finalises.
+atexit.register(lambda: print("group alive at interpreter exit:", dist.is_initialized()))
+trainer = pl.Trainer(accelerator="cpu", devices=1, strategy=GANDDPStrategy(process_group_backend="gloo"),
+                     logger=False, enable_checkpointing=False, enable_progress_bar=False)
+trainer.strategy.setup_environment()
+assert dist.is_initialized()
+"""
+
+
+def test_popen_rank_destroys_its_process_group_before_the_interpreter_exits(tmp_path):
+    # A popen (or torchrun) rank ends through the interpreter's exit; Lightning destroys the group
+    # there for NCCL only, and a gloo group left alive aborts the process now and then.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # (Lightning picks a free port)
+    result = subprocess.run([sys.executable, "-c", POPEN_RANK_EXIT], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "group alive at interpreter exit: False" in result.stdout
 
 
 def test_ddp_wrapper_arguments_are_refused():

@@ -261,5 +261,17 @@ def test_two_processes_score_like_one(fitted, tmp_path):
     assert ddp["class_accuracy"] == one["class_accuracy"]  # counts summed over the ranks: exact
     assert ddp["class_share_min"] == one["class_share_min"]
     assert abs(ddp["class_accuracy"] - report["classifier_accuracy"]) < 0.05
-    for name in ("fid", "is", "precision", "recall", "density", "coverage"):
+    for name in ("fid", "is"):
         assert ddp[name] == pytest.approx(one[name], rel=1e-3, abs=1e-4), name
+    # Precision, recall, density and coverage count generated images inside k-NN balls of the real
+    # ones: an image within a rounding error of a radius falls on either side with the last bit of
+    # its distance, which depends on the image's row in the distance computation (each rank
+    # generates every second image), and this "generator" repeats held-out digits (picks with
+    # replacement), so one such image can count several times. Seen: density 1.2379 against 1.2351
+    # (a Xeon, during CI) and 1.2318 against 1.2295 (the same machine, alone), 4-5 of the 1,795
+    # neighbour counts, with FID and IS equal to the digit. Allow a few such flips, far below what
+    # scoring one rank's half of the images would move them (sampling noise ~0.02).
+    samples, k = 359, 5
+    for name in ("precision", "recall", "coverage"):
+        assert ddp[name] == pytest.approx(one[name], abs=4 / samples), name
+    assert ddp["density"] == pytest.approx(one["density"], abs=12 / (k * samples)), "density"

@@ -106,7 +106,8 @@ class _ResultCarryingLauncher(_MultiProcessingLauncher):
 
     def _wrapping_function(self, *args: Any, **kwargs: Any) -> None:
         """Runs one spawned rank, then destroys its process group while the interpreter is still
-        whole (a spawned worker leaves through os._exit, which runs no atexit handler)."""
+        whole, as soon as the rank's work ends (also under start_method=fork, whose workers leave
+        through os._exit and so run no atexit handler)."""
         try:
             super()._wrapping_function(*args, **kwargs)
         finally:

@@ -32,6 +32,7 @@ from ganlab.networks import Generator
 
 CPU = torch.device("cpu")
 SETTINGS = dict(width=8, feature_dim=32, epochs=3, batch_size=32, held_out=400, seed=0)  # ~1 s on digits
+HELD_OUT_IMAGES = 359  # the held-out digits of the split (of 1,797), scored as "generated" images
 
 
 def digits() -> DigitsDataModule:
@@ -202,7 +203,7 @@ def real_digits_module(split) -> GANModule:
 def test_real_images_of_the_requested_class_score_the_classifier_accuracy_through_a_run(fitted, tmp_path):
     _, report, split, cache, _ = fitted
     module = real_digits_module(split)
-    metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=359,
+    metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=HELD_OUT_IMAGES,
                            batch_size=50, kid=False, is_splits=2, class_scores=True)  # batches of 50: labels aligned
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32)
     fit_module(module, data, callbacks=[metrics])
@@ -232,7 +233,7 @@ def evaluate_real_digits(split, cache: Path, out: Path, devices: int) -> list[di
     each rank computed."""
     out.mkdir()
     module = real_digits_module(split)
-    metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=359,
+    metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=HELD_OUT_IMAGES,
                            batch_size=50, kid=False, is_splits=1,  # one split: the IS of all images, in any order
                            class_scores=True, manifold=True)
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32 // devices)
@@ -271,7 +272,7 @@ def test_two_processes_score_like_one(fitted, tmp_path):
     # (a Xeon, during CI) and 1.2318 against 1.2295 (the same machine, alone), 4-5 of the 1,795
     # neighbour counts, with FID and IS equal to the digit. Allow a few such flips, far below what
     # scoring one rank's half of the images would move them (sampling noise ~0.02).
-    samples, k = 359, 5
+    density_k = 5  # ImageMetrics' density_coverage_k
     for name in ("precision", "recall", "coverage"):
-        assert ddp[name] == pytest.approx(one[name], abs=4 / samples), name
-    assert ddp["density"] == pytest.approx(one["density"], abs=12 / (k * samples)), "density"
+        assert ddp[name] == pytest.approx(one[name], abs=4 / HELD_OUT_IMAGES), name
+    assert ddp["density"] == pytest.approx(one["density"], abs=12 / (density_k * HELD_OUT_IMAGES)), "density"

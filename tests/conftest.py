@@ -18,13 +18,14 @@ from hydra.core.global_hydra import GlobalHydra
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from ganlab import CONFIG_DIR
 from ganlab.data.sampler import EpochShuffleSampler, ResumableDataLoader
 from ganlab.ema import GeneratorEMA
 from ganlab.losses import NonSaturatingLoss
 from ganlab.module import GANModule
 from ganlab.networks import DOut, Generator
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = CONFIG_DIR
 
 
 class ToyGenerator(Generator):

@@ -10,9 +10,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from ganlab import CONFIG_DIR
 from ganlab.train import build_module
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 
 
 def options(group: str) -> list[str]:

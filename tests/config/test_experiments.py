@@ -15,9 +15,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from PIL import Image
 
+from ganlab import CONFIG_DIR
 from ganlab.train import build_module, run
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 # Presets that reproduce no paper: the quick start, the laptop presets and the quality benchmark's setting.
 OWN_PRESETS = {"quickstart", "mnist_fast", "mnist_cgan_fast", "mnist_quality"}

@@ -10,13 +10,14 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
+from ganlab import CONFIG_DIR
 from ganlab.callbacks.mode_metrics import ModeMetrics
 from ganlab.losses.unrolled import UnrolledLoss
 from ganlab.networks.layers import MinibatchStdDev
 from ganlab.networks.packing import PackedDiscriminator
 from ganlab.train import build_module
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 ROWS = sorted(p.stem for p in (CONF / "pacgan_row").glob("*.yaml"))
 
 

@@ -9,12 +9,13 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from ganlab import CONFIG_DIR
 from ganlab.step import DiscriminatorStep, StepPart, total
 from ganlab.train import build_module
 
 from conftest import ToyData, fit_module
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 SHAPE = (1, 16, 16)
 NUM_CLASSES = 3
 

@@ -3,6 +3,7 @@
 The launcher and sweeper plugins (joblib, submitit, Optuna) are optional extras
 (pip install -e '.[sweepers]'); their tests skip, saying so, when a plugin is not installed.
 """
+from ganlab import CONFIG_DIR
 import csv
 import importlib.util
 import math
@@ -17,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 REPO = Path(__file__).resolve().parents[2]
-CONF = REPO / "conf"
+CONF = CONFIG_DIR
 
 # Tiny MLP GANs on the bundled digits, two iterations each.
 TINY = [

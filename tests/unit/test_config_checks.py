@@ -10,6 +10,7 @@ from hydra.errors import ConfigCompositionException
 
 from omegaconf import OmegaConf
 
+from ganlab import CONFIG_DIR
 from ganlab import config_checks
 from ganlab.cli import CheckOutputDir, check_command_line, report_errors
 from ganlab.config_checks import (SAMPLE_SCHEMA, ConfigError, check_accelerator, check_config, check_labels,
@@ -21,7 +22,7 @@ from conftest import compose_config as compose_train
 
 UNWRITABLE = "/proc/ganlab_test/run"  # root ignores permission bits; /proc refuses new entries even to root
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 
 
 @pytest.mark.parametrize("overrides, message", [

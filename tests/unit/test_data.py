@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
+from ganlab import CONFIG_DIR
 from ganlab.config_checks import ConfigError
 from ganlab.data import (
     CelebADataModule,
@@ -586,7 +587,7 @@ def test_lightning_uses_our_loader_unchanged(tmp_path, k):
 
 
 # --- configs -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", sorted((REPO / "conf" / "data").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((CONFIG_DIR / "data").glob("*.yaml")), ids=lambda p: p.stem)
 def test_data_configs_instantiate(tmp_path, path):
     cfg = OmegaConf.create({"paths": {"data_dir": str(tmp_path)}, "data": OmegaConf.load(path)})
     dm = instantiate(cfg.data)

@@ -25,6 +25,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
+from ganlab import CONFIG_DIR
 from ganlab.config_checks import ConfigError
 from ganlab.data.sampler import EpochShuffleSampler, ResumableDataLoader
 from ganlab.distributed import GANDDPStrategy, _ResultCarryingLauncher, check_data_parallel, weight_fingerprint
@@ -35,7 +36,7 @@ from ganlab.networks import DOut
 
 from conftest import ToyGenerator
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 SHAPE = (1, 4, 4)
 GLOBAL_BATCH = 16
 ITERATIONS = 3

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from ganlab import CONFIG_DIR
 from ganlab.latents import InfoGANLatent, UniformLatent
 from ganlab.losses.mutual_information import MutualInformationLoss
 from ganlab.module import GANModule
@@ -158,7 +159,7 @@ def test_sample_py_rebuilds_an_infogan_generator_and_truncates(tmp_path):
                          output_dir=tmp_path / "run")
     run(cfg)
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[2] / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         sample_cfg = compose("sample", overrides=[f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
                                                   "num_samples=8", f"out={tmp_path / 's.npz'}", "truncation=0.5",
                                                   "device=cpu"])

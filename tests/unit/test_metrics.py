@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from ganlab import CONFIG_DIR
 from ganlab.callbacks import BestCheckpoint, ImageMetrics
 from ganlab.config_checks import ConfigError
 from ganlab.losses import NonSaturatingLoss
@@ -258,7 +259,7 @@ def compose_callbacks(*overrides: str):
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
-    conf = Path(__file__).resolve().parents[2] / "conf"
+    conf = CONFIG_DIR
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         return compose("train", overrides=[*overrides, "paths.output_dir=/tmp/run"]).callbacks
 

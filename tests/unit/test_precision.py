@@ -14,6 +14,7 @@ import torch
 from pytorch_lightning.plugins.precision import MixedPrecision
 from torch import nn
 
+from ganlab import CONFIG_DIR
 from ganlab.losses import WassersteinLoss
 from ganlab.module import GANModule
 from ganlab.networks import DOut
@@ -22,7 +23,7 @@ from ganlab.train import build_module
 
 from conftest import ToyData, ToyGenerator, compose_config, fit_module
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+CONF = CONFIG_DIR
 IMAGE_SHAPE = (1, 8, 8)
 LOSSES = sorted(p.stem for p in (CONF / "loss").glob("*.yaml"))
 

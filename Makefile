@@ -5,11 +5,19 @@ PY := $(VENV)/bin/python
 # The PyTorch build to install; e.g. make install TORCH="torch torchvision" for the newest release.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install train test test-all bench quality tensorboard clean
+.PHONY: install train test test-all bench gpu-check quality tensorboard clean
 # make bench: CPU-sized networks whose step is mostly per-step overhead, timed in CPU time (steady on a
-# shared machine). On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan" (bench/README.md).
+# shared machine), ganlab and a minimal LightningModule each against the plain loop, and their ratio;
+# the figures go to results/bench_cpu.jsonl. On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan"
+# (bench/README.md).
 BENCH_ARGS ?= --device cpu --threads 1 --clock cpu --width 4 --image-size 16 --channels 1 --batch-sizes 64 \
-	--segments 30 --segment-steps 20 --warmup 3 --num-images 10000
+	--segments 30 --segment-steps 20 --warmup 3 --num-images 10000 --cases dcgan wgan_gp pacgan \
+	--b ganlab lightning --record bench_cpu
+
+# make gpu-check: versions, throughput, mixed precision, multi-GPU and a short quality run, ~8 minutes on a
+# GPU; DEVICE=cpu runs the same steps at tiny sizes (~2 minutes). Report: $(GPU_CHECK_OUT)/report.md.
+DEVICE ?=
+GPU_CHECK_OUT ?= outputs/gpu-check/$(shell date +%Y-%m-%d_%H-%M-%S)
 
 # make quality: every loss x conditioning on MNIST at one budget, 3 seeds, one torch thread per job, scored
 # by the MNIST classifier (callbacks/metrics=classifier), then a markdown table of mean +- std
@@ -41,8 +49,11 @@ test: install  ## the test suite (a few minutes on 2 CPU cores)
 test-all: install  ## also the slow tests
 	$(PY) -m pytest -m ""
 
-bench: install  ## training throughput: a plain PyTorch loop vs ganlab's training path (~1 minute on a CPU)
+bench: install  ## training throughput: a plain PyTorch loop vs ganlab's training path (a few minutes on a CPU)
 	$(PY) bench/bench.py $(BENCH_ARGS)
+
+gpu-check: install  ## does ganlab work here, and how fast? (bench/gpu_check.py; DEVICE=cpu: tiny sizes)
+	$(PY) bench/gpu_check.py --out $(GPU_CHECK_OUT) $(if $(DEVICE),--device $(DEVICE)) --data-root $(DATA_ROOT)
 
 quality: install  ## loss x conditioning on MNIST, 3 seeds, classifier FID/IS/class accuracy table (CPU: hours)
 	OMP_NUM_THREADS=1 $(PY) train.py -m experiment=mnist_quality data.root=$(DATA_ROOT) \

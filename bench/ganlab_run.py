@@ -2,8 +2,9 @@
 
 The Trainer gets what `conf/trainer/default.yaml` gives a user (log_every_n_steps=1, no Lightning
 checkpointing, no sanity steps) and, as `logger=tensorboard` does, a TensorBoardLogger (in a
-temporary directory); the module logs scalars every `log_every_n` = 50 generator iterations as by
-default. Left out: the progress bar (`--progress-bar` puts ganlab's back) and the periodic
+temporary directory); the module gets what `conf/train.yaml` gives every run (scalars every
+`log_every_n` = 50 generator iterations, divergence detection, the constant learning-rate schedules
+of `scheduler=constant`, the watch for a discriminator loss stuck at 0). Left out: the progress bar (`--progress-bar` puts ganlab's back) and the periodic
 checkpoint and sample-grid callbacks, which run every 500-1000 iterations, outside the step.
 """
 from __future__ import annotations
@@ -20,7 +21,9 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
 from ganlab.callbacks import IterationProgressBar
+from ganlab.diagnostics import DiscriminatorWinsWatch
 from ganlab.module import GANModule
+from ganlab.schedules import Constant
 
 from cases import Case
 from plain_loop import PlainLoop
@@ -43,10 +46,15 @@ class ReseedAtFirstBatch(pl.Callback):
 
 def build_module(generator: nn.Module, discriminator: nn.Module, case: Case, iterations: int,
                  optimizer_options: dict[str, Any] | None = None, **module_options: Any) -> GANModule:
+    """GANModule with the case's networks, loss and Adam settings, and conf/train.yaml's defaults for the
+    rest (`module_options` overrides them, e.g. log_every_n=1)."""
     adam = functools.partial(torch.optim.Adam, lr=case.lr, betas=case.betas, **(optimizer_options or {}))
+    defaults = dict(generator_schedule=Constant(), discriminator_schedule=Constant(),
+                    d_loss_watch=DiscriminatorWinsWatch(tolerance=1e-3, patience=500))
     return GANModule(generator=generator, discriminator=discriminator, loss=case.loss(),
                      generator_optimizer=adam, discriminator_optimizer=adam, regularizers=case.regularizers(),
-                     d_steps_per_g_step=case.d_steps_per_g_step, iterations=iterations, **module_options)
+                     d_steps_per_g_step=case.d_steps_per_g_step, iterations=iterations,
+                     **{**defaults, **module_options})
 
 
 class LightningPlainLoop(pl.LightningModule):

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from ganlab.data import TensorImages
 from ganlab.data.datasets import identity_collate
+from ganlab.data.mixture import TensorPoints
 from ganlab.data.transforms import to_unit_range
 
 from cases import Case
@@ -88,25 +89,29 @@ class PlainLoop:
 
 
 def resident_batches(images: Tensor, batch_size: int, seed: int = 0) -> Iterator[Tensor]:
-    """Batches cut from uint8 images (n, c, h, w) already on the device, in the order ganlab's
-    EpochShuffleSampler gives (a permutation seeded with seed + epoch), incomplete batch dropped."""
+    """Batches cut from uint8 images (n, c, h, w) or float points (n, d) already on the device, in
+    the order ganlab's EpochShuffleSampler gives (a permutation seeded with seed + epoch),
+    incomplete batch dropped. Images are mapped to [-1, 1]; points are handed out as they are."""
+    normalise = (lambda x: x) if images.is_floating_point() else to_unit_range
     epoch = 0
     while True:
         order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed + epoch))
         order = order.to(images.device)
         for start in range(0, images.shape[0] - batch_size + 1, batch_size):
-            yield to_unit_range(images[order[start:start + batch_size]])  # (b, c, h, w)
+            yield normalise(images[order[start:start + batch_size]])  # (b, c, h, w) or (b, d)
         epoch += 1
 
 
 def loader_batches(images: Tensor, batch_size: int, device: torch.device, seed: int = 0) -> Iterator[Tensor]:
     """Batches from a standard shuffling DataLoader in the training process over the same in-memory
-    dataset class ganlab uses (whole batches by one indexing operation), copied to the device."""
+    dataset class ganlab uses (TensorImages or, for float points, TensorPoints: whole batches by one
+    indexing operation), copied to the device."""
     pin = device.type == "cuda"
-    dataset = TensorImages(images, torch.zeros(images.shape[0], dtype=torch.long))
+    dataset = (TensorPoints if images.is_floating_point() else TensorImages)(images, torch.zeros(images.shape[0],
+                                                                                                 dtype=torch.long))
     sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))  # epoch 0: ganlab's order
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True, num_workers=0,
                         pin_memory=pin, collate_fn=identity_collate)
     while True:
         for x, _ in loader:
-            yield x.to(device, non_blocking=pin)  # (b, c, h, w)
+            yield x.to(device, non_blocking=pin)  # (b, c, h, w) or (b, d)

@@ -1,4 +1,5 @@
 """The throughput benchmark (bench/bench.py) runs end to end on a tiny budget and times what it says."""
+import json
 import sys
 from pathlib import Path
 
@@ -42,15 +43,50 @@ def test_lockstep_alternates_equal_segments_after_the_warmup():
     assert all(t >= 0 for t in timer.plain_seconds + timer.ganlab_seconds)
 
 
+def cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def table_rows(output: str, cases=("dcgan", "wgan_gp", "pacgan")) -> list[str]:
+    return [line for line in output.splitlines() if any(line.startswith(f"| {case} |") for case in cases)]
+
+
 @pytest.mark.parametrize("side", ["ganlab", "lightning", "lightning-raw"])
 def test_bench_prints_one_row_per_setting(capsys, side):
     bench.main([*TINY, "--b", side, "--cases", "dcgan", "wgan_gp", "--data", "resident", "loader"])
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| dcgan") or
-            line.startswith("| wgan_gp")]
+    output = capsys.readouterr().out
+    rows = table_rows(output)
     assert len(rows) == 4
     for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        a_rate, b_rate = float(cells[4]), float(cells[5])
-        ratio = float(cells[6].split("**")[1])
+        row_cells = cells(row)
+        assert row_cells[4] == side
+        a_rate, b_rate = float(row_cells[5]), float(row_cells[6])
+        ratio = float(row_cells[7].split("**")[1])
         assert a_rate > 0 and b_rate > 0
         assert ratio == pytest.approx(b_rate / a_rate, rel=0.02)  # b/a: (a)'s time over (b)'s, same iterations
+    assert "over the minimal LightningModule" not in output  # the ratio table needs both sides
+
+
+def test_both_sides_in_one_run_give_their_ratio_and_records(capsys, tmp_path):
+    raw = tmp_path / "rows.jsonl"
+    bench.main([*TINY, "--b", "ganlab", "lightning", "--cases", "dcgan", "pacgan", "--data", "resident",
+                "--record", "bench_test", "--results-dir", str(tmp_path), "--json", str(raw)])
+    output = capsys.readouterr().out
+    detail, summary = output.split("over the minimal LightningModule")
+    rows = table_rows(detail)
+    assert [(cells(r)[0], cells(r)[2], cells(r)[4]) for r in rows] == [
+        ("dcgan", "8", "ganlab"), ("dcgan", "8", "lightning"),
+        ("pacgan", "100", "ganlab"), ("pacgan", "100", "lightning")]  # PacGAN at its own batch size
+    b_over_a = {(cells(r)[0], cells(r)[4]): float(cells(r)[7].split("**")[1]) for r in rows}
+    ratios = table_rows(summary)
+    assert len(ratios) == 2
+    for row in ratios:
+        case = cells(row)[0]
+        ratio = float(cells(row)[6].split("**")[1])
+        assert ratio == pytest.approx(b_over_a[case, "ganlab"] / b_over_a[case, "lightning"], abs=0.01)
+    assert [json.loads(line)["side"] for line in raw.read_text().splitlines()] == ["ganlab", "lightning"] * 2
+    records = [json.loads(line) for line in (tmp_path / "bench_test.jsonl").read_text().splitlines()]
+    assert {r["metric"] for r in records} >= {"b_over_a", "a_iterations_per_second", "ganlab_over_minimal_lightning"}
+    assert all(r["hardware"] == "cpu (1 thread)" and "--b ganlab lightning" in r["command"] for r in records)
+    assert {r["setting"] for r in records if r["metric"] == "ganlab_over_minimal_lightning"} == {
+        "dcgan / 32-true / batch 8 / resident", "pacgan / 32-true / batch 100 / resident"}

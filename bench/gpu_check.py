@@ -62,14 +62,14 @@ class Scale:
 
 
 FULL_BENCH = ["--device", "cuda", "--precisions", "32-true", "bf16-mixed", "--data", "resident", "loader",
-              "--b", "ganlab", "lightning", "--segments", "6", "--segment-steps", "100", "--warmup", "30"]
+              "--b", "ganlab", "lightning", "--segments", "5", "--segment-steps", "60", "--warmup", "20"]
 CPU_BENCH = ["--device", "cpu", "--threads", "1", "--clock", "cpu", "--width", "4", "--image-size", "16", "--channels",
              "1", "--num-images", "2000", "--precisions", "32-true", "bf16-mixed", "--data", "resident", "loader",
              "--b", "ganlab", "lightning", "--segments", "3", "--segment-steps", "10", "--warmup", "2"]
 TINY_NETWORKS = ["model.generator.width=8", "model.discriminator.width=8", "data.batch_size=16"]
 
 SCALES = {
-    "full": Scale(limits={"versions": 60, "bench": 210, "precision": 110, "ddp": 90, "quality": 120},
+    "full": Scale(limits={"versions": 60, "bench": 240, "precision": 110, "ddp": 90, "quality": 120},
                   bench=[[*FULL_BENCH, "--cases", "dcgan", "--batch-sizes", "64", "256"],
                          [*FULL_BENCH, "--cases", "wgan_gp", "--batch-sizes", "64"]],
                   precision_iterations=300, ddp_iterations=20, quality_iterations=2000, quality_samples=10000),
@@ -157,14 +157,13 @@ class Check:
         output = log_path.read_text(encoding="utf-8", errors="replace")
         return subprocess.CompletedProcess(command, process.returncode, output, "")
 
-    def train(self, name: str, overrides: list[str], clock: Clock, probe: bool = True,
-              save_weights: bool = False) -> dict[str, Any]:
+    def train(self, name: str, overrides: list[str], clock: Clock, save_weights: bool = False) -> dict[str, Any]:
         """One train.py run as a user types it, in runs/<name>; returns its metrics.json and the probe's
         reports per rank. Raises StepFailed when it fails."""
         run_dir = self.out / "runs" / name
         probe_path = self.out / "probe" / name
         extra = [f"+callbacks.probe._target_={PROBE}", f"+callbacks.probe.path={probe_path}",
-                 f"+callbacks.probe.save_weights={str(save_weights).lower()}"] if probe else []
+                 f"+callbacks.probe.save_weights={str(save_weights).lower()}"]
         command = [sys.executable, "train.py", *overrides, "trainer.enable_progress_bar=false",
                    f"hydra.run.dir={run_dir}", *extra]
         result = self.run(command, name, clock)
@@ -252,9 +251,10 @@ class Check:
                          *self.scale.train_size]
             try:
                 run = self.train(name, overrides, clock)
-            except StepFailed as failure:
+            except (StepFailed, TimedOut) as failure:
                 failures.append(str(failure))
-                rows.append(f"| {recipe} | {precision} | - | failed | - | - |")
+                rows.append(f"| {recipe} | {precision} | - | {'timeout' if isinstance(failure, TimedOut) else 'failed'} "
+                            "| - | - |")
                 continue
             probe = run["probes"].get(0, {})
             figures[f"{recipe} / {precision}"] = probe
@@ -275,8 +275,9 @@ class Check:
                     "| run | precision | iterations | terms | largest magnitude | float16 loss scale |\n"
                     "| --- | --- | ---: | --- | --- | --- |\n" + "\n".join(rows))
         if failures:
-            return StepResult("precision", status="failed", reason="; ".join(failures), figures=figures,
-                              markdown=markdown)
+            timed_out = any("time limit" in f for f in failures)
+            return StepResult("precision", status="timeout" if timed_out else "failed", reason="; ".join(failures),
+                              figures=figures, markdown=markdown)
         return StepResult("precision", figures=figures, markdown=markdown)
 
     def step_ddp(self, clock: Clock) -> StepResult:

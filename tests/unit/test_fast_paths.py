@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
 import ganlab_run  # noqa: E402
-from cases import CASES, SyntheticImages, build_networks  # noqa: E402
+from cases import CASES, SyntheticImages, build_datamodule, build_networks  # noqa: E402
 from plain_loop import PlainLoop, loader_batches, resident_batches  # noqa: E402
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -67,6 +67,24 @@ def test_plain_loop_reaches_the_weights_of_ganlabs_training_path(case_name):
     assert_same_weights(weights(generator, discriminator), weights(module.generator, module.discriminator))
     changed = [not torch.equal(a, b) for a, b in zip(initial, weights(generator, discriminator))]
     assert sum(changed) > len(changed) // 2  # both players trained
+
+
+def test_plain_loop_reaches_the_weights_of_ganlabs_training_path_on_the_2d_ring():
+    """The PacGAN case (2-D points, MLPs with BatchNorm1d and maxout, ganlab's ring data module) too."""
+    case = CASES["pacgan"]
+    data = build_datamodule(case, BATCH, seed=0)
+    data.size = 256  # the ring's points: a short epoch, so the 3 iterations need no more
+    generator, discriminator = build_networks(case, data.image_shape, seed=0)
+    initial = weights(generator, discriminator)
+    module = ganlab_run.build_module(copy.deepcopy(generator), copy.deepcopy(discriminator), case, 3)
+    ganlab_run.fit(module, data, torch.device("cpu"), seed=0, logger=False)
+    plain = PlainLoop(generator, discriminator, case, resident_batches(data.train_dataset.images, BATCH))
+    torch.manual_seed(0)
+    plain.run(3)
+    assert module.g_iter == 3 and data.train_dataset.images.dtype == torch.float32
+    assert_same_weights(weights(generator, discriminator), weights(module.generator, module.discriminator))
+    changed = [not torch.equal(a, b) for a, b in zip(initial, weights(generator, discriminator))]
+    assert sum(changed) > len(changed) // 2
 
 
 class BatchRecorder(pl.Callback):

@@ -43,6 +43,7 @@ import torch  # noqa: E402
 
 import ganlab_run  # noqa: E402
 import lockstep  # noqa: E402
+from ganlab.results import hardware_class, record  # noqa: E402
 from cases import CASES, Case, build_datamodule, build_networks  # noqa: E402
 from plain_loop import PlainLoop, loader_batches, resident_batches  # noqa: E402
 
@@ -57,10 +58,6 @@ class Setting:
     batch_size: int
     data: str  # resident | loader
     side: str = "ganlab"  # what (b) is: a key of B_SIDES
-
-    @property
-    def name(self) -> str:
-        return f"{self.case.name} / {self.precision} / batch {self.batch_size} / {self.data}"
 
 
 def _reset_memory(device: torch.device) -> None:
@@ -182,8 +179,6 @@ def format_summary(entry: dict[str, Any]) -> str:
 
 def record_row(row: dict[str, Any], device: torch.device, args) -> None:
     """The row's figures as results records (`--record BENCHMARK`: results/<benchmark>.jsonl)."""
-    from ganlab.results import hardware_class, record
-
     setting = f"{row['case']} / {row['precision']} / batch {row['batch']} / {row['data']} / (b) = {row['side']}"
     config = {k: row[k] for k in ("case", "precision", "batch", "data", "side")}
     config.update(width=args.width, image_size=args.image_size, channels=args.channels, segments=args.segments,
@@ -198,8 +193,6 @@ def record_row(row: dict[str, Any], device: torch.device, args) -> None:
 
 
 def record_summary(entry: dict[str, Any], device: torch.device, args) -> None:
-    from ganlab.results import hardware_class, record
-
     case, precision, batch, data = entry["setting"]
     record(args.record, f"{case} / {precision} / batch {batch} / {data}", "ganlab_over_minimal_lightning",
            entry["ratio"], seed=args.seed, budget=entry["ganlab"]["iterations"], command=args.command,

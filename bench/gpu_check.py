@@ -73,7 +73,7 @@ SCALES = {
                   bench=[[*FULL_BENCH, "--cases", "dcgan", "--batch-sizes", "64", "256"],
                          [*FULL_BENCH, "--cases", "wgan_gp", "--batch-sizes", "64"]],
                   precision_iterations=300, ddp_iterations=20, quality_iterations=2000, quality_samples=10000),
-    "cpu": Scale(limits={"versions": 60, "bench": 120, "precision": 120, "ddp": 90, "quality": 120},
+    "cpu": Scale(limits={"versions": 60, "bench": 180, "precision": 180, "ddp": 120, "quality": 180},
                  bench=[[*CPU_BENCH, "--cases", "dcgan", "--batch-sizes", "64", "256"],
                         [*CPU_BENCH, "--cases", "wgan_gp", "--batch-sizes", "64"]],
                  precision_iterations=30, ddp_iterations=4, quality_iterations=150, quality_samples=1000,
@@ -436,9 +436,16 @@ class Check:
 
 
 def table_lines(output: str) -> str:
-    """The markdown tables and headings of bench.py's output (without Lightning's own messages)."""
-    keep = [ln for ln in output.splitlines() if ln.startswith(("|", "device:", "networks:", "command:", "ganlab's b/a"))]
-    return "\n".join(keep)
+    """The markdown tables and headings of bench.py's output (without Lightning's own messages), a blank
+    line between a table and the text around it."""
+    lines: list[str] = []
+    for line in output.splitlines():
+        if not line.startswith(("|", "device:", "networks:", "command:", "ganlab's b/a")):
+            continue
+        if lines and lines[-1].startswith("|") != line.startswith("|"):
+            lines.append("")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def ganlab_over_minimal(rows: list[dict[str, Any]]) -> dict[str, float]:

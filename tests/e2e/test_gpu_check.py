@@ -39,8 +39,7 @@ def test_every_step_runs_and_passes_on_the_cpu(smoke_check):
     assert {name: s["status"] for name, s in steps.items()} == dict.fromkeys(STEP_NAMES, "ok"), \
         {name: s["reason"] for name, s in steps.items()}
     assert code == 0
-    assert check["versions"]["torch"] and check["versions"]["hardware"] == "cpu (1 thread)" or \
-        check["versions"]["hardware"].startswith("cpu (")
+    assert check["versions"]["torch"] and check["versions"]["hardware"].startswith("cpu (")
 
 
 def test_the_report_has_each_steps_figures(smoke_check):

@@ -177,16 +177,23 @@ def format_summary(entry: dict[str, Any]) -> str:
             f"{lightning['ratio_range'][1]:.2f}) | **{entry['ratio']:.3f}** {verdict} |")
 
 
+SIDE_LABELS = {"ganlab": "ganlab", "lightning": "minimal LightningModule",
+               "lightning-raw": "minimal LightningModule, raw backward"}
+
+
 def record_row(row: dict[str, Any], device: torch.device, args) -> None:
-    """The row's figures as results records (`--record BENCHMARK`: results/<benchmark>.jsonl)."""
-    setting = f"{row['case']} / {row['precision']} / batch {row['batch']} / {row['data']} / (b) = {row['side']}"
+    """The row's figures as results records (`--record BENCHMARK`: results/<benchmark>.jsonl), one
+    setting per case / precision / batch / data: `b/a <side>` (the quartiles of the segments' ratios
+    in `config.quartiles`), `(b) it/s <side>`, `(a) it/s`, and the peak memory on CUDA."""
+    label = SIDE_LABELS[row["side"]]
     config = {k: row[k] for k in ("case", "precision", "batch", "data", "side")}
-    config.update(width=args.width, image_size=args.image_size, channels=args.channels, segments=args.segments,
-                  segment_steps=args.segment_steps, warmup=args.warmup, clock=args.clock_name, threads=args.threads)
-    metrics = {"b_over_a": row["ratio"], "b_over_a_q1": row["ratio_range"][0], "b_over_a_q3": row["ratio_range"][1],
-               "a_iterations_per_second": row["a"], "b_iterations_per_second": row["b"]}
+    config.update(quartiles=list(row["ratio_range"]), width=args.width, image_size=args.image_size,
+                  channels=args.channels, segments=args.segments, segment_steps=args.segment_steps,
+                  warmup=args.warmup, clock=args.clock_name, threads=args.threads)
+    metrics = {f"b/a {label}": row["ratio"], f"(b) it/s {label}": row["b"], "(a) it/s": row["a"]}
     if row["peak_a"] is not None:
-        metrics.update(a_peak_mib=row["peak_a"] / 2**20, b_peak_mib=row["peak_b"] / 2**20)
+        metrics.update({"(a) peak MiB": row["peak_a"] / 2**20, f"(b) peak MiB {label}": row["peak_b"] / 2**20})
+    setting = f"{row['case']} / {row['precision']} / batch {row['batch']} / {row['data']}"
     for metric, value in metrics.items():
         record(args.record, setting, metric, value, seed=args.seed, budget=row["iterations"], command=args.command,
                config=config, hardware=hardware_class(str(device)), results_dir=args.results_dir)
@@ -194,7 +201,7 @@ def record_row(row: dict[str, Any], device: torch.device, args) -> None:
 
 def record_summary(entry: dict[str, Any], device: torch.device, args) -> None:
     case, precision, batch, data = entry["setting"]
-    record(args.record, f"{case} / {precision} / batch {batch} / {data}", "ganlab_over_minimal_lightning",
+    record(args.record, f"{case} / {precision} / batch {batch} / {data}", "ganlab / minimal LightningModule",
            entry["ratio"], seed=args.seed, budget=entry["ganlab"]["iterations"], command=args.command,
            config={"case": case, "precision": precision, "batch": batch, "data": data, "target": TARGET},
            hardware=hardware_class(str(device)), results_dir=args.results_dir)

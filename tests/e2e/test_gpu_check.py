@@ -77,7 +77,7 @@ def test_the_figures_are_results_records(smoke_check):
     passed = {r["setting"]: r["value"] for r in entries if r["metric"] == "passed"}
     assert passed == {f"step: {name}": 1.0 for name in STEP_NAMES}
     metrics = {(r["setting"], r["metric"]) for r in entries}
-    assert ("dcgan / 32-true / batch 8 / resident", "ganlab_over_minimal_lightning") in metrics
+    assert ("dcgan / 32-true / batch 8 / resident", "ganlab / minimal LightningModule") in metrics
     assert ("precision: wgan_gp / 16-mixed", "nonfinite_terms") in metrics
     assert ("ddp: gloo, 2 CPU processes", "differing_tensors") in metrics
     assert any(s.startswith("quality: cifar10_dcgan on scikit-learn digits") and m == "fid" for s, m in metrics)

@@ -87,7 +87,16 @@ def test_both_sides_in_one_run_give_their_ratio_and_records(capsys, tmp_path):
         ratio = float(cells(row)[6].split("**")[1])
         assert ratio == pytest.approx(b_over_a[case, "ganlab"] / b_over_a[case, "lightning"], abs=0.0006)
     records = [json.loads(line) for line in (tmp_path / "bench_test.jsonl").read_text().splitlines()]
-    assert {r["metric"] for r in records} >= {"b_over_a", "a_iterations_per_second", "ganlab_over_minimal_lightning"}
+    assert {r["metric"] for r in records} == {"b/a ganlab", "b/a minimal LightningModule", "(a) it/s",
+                                              "(b) it/s ganlab", "(b) it/s minimal LightningModule",
+                                              "ganlab / minimal LightningModule"}
     assert all(r["hardware"] == "cpu (1 thread)" and "--b ganlab lightning" in r["command"] for r in records)
-    assert {r["setting"] for r in records if r["metric"] == "ganlab_over_minimal_lightning"} == {
-        "dcgan / 32-true / batch 8 / resident", "pacgan / 32-true / batch 100 / resident"}
+    assert {r["setting"] for r in records} == {"dcgan / 32-true / batch 8 / resident",
+                                               "pacgan / 32-true / batch 100 / resident"}
+    for r in records:
+        if r["metric"] == "ganlab / minimal LightningModule":
+            case = r["setting"].split(" / ")[0]
+            assert r["value"] == pytest.approx(b_over_a[case, "ganlab"] / b_over_a[case, "lightning"])
+        if r["metric"].startswith("b/a"):
+            assert r["value"] == b_over_a[r["setting"].split(" / ")[0], r["config"]["side"]]
+            assert len(r["config"]["quartiles"]) == 2

@@ -154,8 +154,17 @@ def render_results(records: Sequence[Record], results_dir: Path = RESULTS_DIR) -
         "measured it (see [Reproductions](reproductions.md) for the rows with a published figure beside "
         "them, and [Evaluation](evaluation.md) for what the metrics mean). Each row is the mean +- sample "
         "standard deviation over `n` seeds at a budget in generator iterations; `paper` is the published "
-        f"figure where there is one. Regenerate the page with `{REGENERATE}` (or `make results`); add a "
-        "finished run with `python -m ganlab.results add RUN_DIR --benchmark NAME --setting NAME`."))]
+        "figure where there is one.\n\n"
+        "```bash\n"
+        f"{REGENERATE}                      # regenerate this page and reproductions.md (make results)\n"
+        f"{REGENERATE} add outputs/runs/<run> --benchmark my_benchmark --setting my_setting\n"
+        f"{REGENERATE} add outputs/multiruns/<date>_<time>/summary.csv --benchmark my_grid --setting "
+        "'{loss} / {conditioning}'\n"
+        "```\n\n"
+        "`add` reads a finished run's `metrics.json` and `.hydra/overrides.yaml` (or every completed row of a "
+        "sweep's `summary.csv`) and appends one record per final metric (`--metrics fid,is` to choose, "
+        "`--paper fid=21.7` for the published figure) to `results/<benchmark>.jsonl`; a record's command is the "
+        "run's own command line. A short text for a benchmark's section goes in `results/<benchmark>.md`."))]
     for benchmark, group in _benchmarks(records).items():
         title, text = _intro(results_dir, benchmark)
         rows = aggregate(group)

@@ -34,6 +34,7 @@ from omegaconf import OmegaConf, open_dict
 
 import ganlab.cli  # noqa: F401 - registers the resolvers conf/hydra/default.yaml uses
 from ganlab import CONFIG_DIR
+from ganlab.results import load
 from ganlab.results_pages import main as results_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,6 +278,14 @@ def test_representative_commands_run(tmp_path):
     run_dir = tmp_path / "outputs" / "runs" / "doc_run"
     run(shown(REPRESENTATIVE_TRAIN), tmp_path, *TINY, f"hydra.run.dir={run_dir}")
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+    # a finished run's figures as records (`python -m ganlab.results add`), from its own files
+    assert results_main(["add", str(run_dir), "--benchmark", "doc", "--setting", "{experiment}",
+                         "--metrics", "loss_d,loss_g", "--results", str(tmp_path / "results")]) == 0
+    records = load([tmp_path / "results"])
+    assert [(r.setting, r.metric, r.budget, r.seed) for r in records] == [
+        ("quickstart", "loss_d", 2, 0), ("quickstart", "loss_g", 2, 0)]
+    assert records[0].command.startswith("python train.py experiment=quickstart iterations=2")
 
     resume = shown(REPRESENTATIVE_RESUME).replace("<run>", "doc_run")
     run(resume, tmp_path, "iterations=3")

@@ -46,6 +46,7 @@ SKIP = {
     "tensorboard": "starts a web server",
     "pip": "installs from a package index (the network)",
     "source": "shell set-up (activating a virtual environment)",
+    "cd": "shell set-up (the directory the next commands run in)",
 }
 
 # Shell values in commands (`$SLURM_NNODES`, `$(date ...)`) as a shell on a cluster would expand them.
@@ -154,16 +155,23 @@ def kind_of(argv: list[str]) -> tuple[str, list[str]]:
     return "unknown", argv
 
 
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")  # a user's config directory: joins the search path
+
+
 def overrides_of(args: list[str]) -> list[str]:
     """Hydra overrides of a command line: flags (`-m`, `--cfg job`, `--help`) and `...` dropped, a sweep
-    replaced by its first value."""
+    replaced by its first value, `--config-dir DIR` as the override that adds DIR to the search path."""
     plain: list[str] = []
-    skip_next = False
+    flag = None
     for arg in args:
-        if skip_next:
-            skip_next = False
-        elif arg in ("--cfg", "-c", "--package", "-p"):
-            skip_next = True
+        if flag is not None:
+            if flag in CONFIG_DIR_FLAGS:
+                plain.append(f"hydra.searchpath=[file://{(ROOT / arg).resolve()}]")
+            flag = None
+        elif arg.split("=", 1)[0] in CONFIG_DIR_FLAGS and "=" in arg:
+            plain.append(f"hydra.searchpath=[file://{(ROOT / arg.split('=', 1)[1]).resolve()}]")
+        elif arg in ("--cfg", "-c", "--package", "-p", *CONFIG_DIR_FLAGS):
+            flag = arg
         elif arg.startswith("-") or arg == "...":
             continue
         else:
@@ -176,6 +184,20 @@ def overrides_of(args: list[str]) -> list[str]:
         else:
             result.append(override.input_line)
     return result
+
+
+def test_command_parsing():
+    assert words("OMP_NUM_THREADS=1 nice -n 10 python train.py a=1 'b=[1,2]'  # note") == [
+        ["python", "train.py", "a=1", "b=[1,2]"]]
+    assert [kind_of(argv)[0] for argv in words("python train.py x=1 && python bench/mode_table.py d")] == [
+        "train", "bench"]
+    assert kind_of(["torchrun", "--standalone", "train.py", "trainer=ddp"]) == ("train", ["trainer=ddp"])
+    assert overrides_of(["-m", "--cfg", "job", "seed=range(3)", "+pacgan_row=gan,pacgan2", "..."]) == [
+        "seed=0", "+pacgan_row=gan"]
+    assert overrides_of(["--config-dir", "my_conf", "loss=mine"]) == [
+        f"hydra.searchpath=[file://{ROOT / 'my_conf'}]", "loss=mine"]
+    assert words("python sample.py ckpt_path=outputs/runs/<run>/last.ckpt")[0][2] == (
+        "ckpt_path=outputs/runs/filled_in/last.ckpt")
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +262,17 @@ def test_doc_command_composes(command: Command, hydra_configs, tmp_path, monkeyp
                                      "--docs", str(ROOT / "docs")]) == 0
         else:
             assert kind == "skip", f"{command.id}: {kind}"
+
+
+@pytest.mark.parametrize("kind, overrides", [
+    ("train", ["model.generator.conditional_norm=true"]),  # a key the config does not have (needs +)
+    ("train", ["loss=no_such_loss"]),
+    ("train", ["optim.generator.lr=${no.such.key}"]),  # an interpolation that does not resolve
+    ("sample", ["num_sample=3"]),  # a misspelt key
+])
+def test_a_command_that_does_not_compose_fails(kind, overrides, hydra_configs, tmp_path):
+    with pytest.raises(Exception):
+        compose_and_resolve(kind, overrides, tmp_path)
 
 
 # --- a few commands run as the user types them, shrunk to a tiny budget ----------------------------

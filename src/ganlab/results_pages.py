@@ -130,7 +130,8 @@ def _commands_block(rows: Sequence[Row]) -> list[str]:
     commands = commands_of(rows)
     if not commands:
         return []
-    return ["", "Commands (`seed=S`: each seed of the row):", "", "```bash", *commands, "```"]
+    what = "Commands (`seed=S`: each seed of the row):" if any("seed=S" in c for c in commands) else "Commands:"
+    return ["", what, "", "```bash", *commands, "```"]
 
 
 def _benchmarks(records: Sequence[Record]) -> dict[str, list[Record]]:

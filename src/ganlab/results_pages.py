@@ -229,6 +229,11 @@ def stale_pages(results_dir: Path = RESULTS_DIR, docs_dir: Path = DOCS_DIR) -> l
 # --- turning finished runs into records -------------------------------------------------------------
 
 FINAL = "final/"
+
+
+class ResultsError(ValueError):
+    """A run, summary or argument that cannot become records (the message says what to give instead)."""
+
 _FIELD = re.compile(r"\{([^{}]+)\}")
 
 
@@ -246,7 +251,7 @@ def setting_name(template: str, overrides: dict[str, str]) -> str:
     def value(match: re.Match) -> str:
         key = match.group(1)
         if key not in overrides:
-            raise SystemExit(f"error: --setting names {{{key}}}, which is not among the run's overrides "
+            raise ResultsError(f"--setting names {{{key}}}, which is not among the run's overrides "
                              f"({', '.join(sorted(overrides)) or 'none'})")
         return overrides[key]
     return _FIELD.sub(value, template)
@@ -277,7 +282,7 @@ def _metric_names(available: Iterable[str], wanted: Sequence[str] | None) -> lis
         return [name for name in names if not name.startswith("loss_")]
     missing = [name for name in wanted if name not in names]
     if missing:
-        raise SystemExit(f"error: --metrics {','.join(missing)}: not among the run's final metrics "
+        raise ResultsError(f"--metrics {','.join(missing)}: not among the run's final metrics "
                          f"({', '.join(names) or 'none'})")
     return list(wanted)
 
@@ -288,7 +293,7 @@ def runs_of(path: Path) -> list[dict[str, Any]]:
     if path.is_dir():
         metrics_file = path / "metrics.json"
         if not metrics_file.is_file():
-            raise SystemExit(f"error: {path} holds no metrics.json: not a finished run directory (give a run "
+            raise ResultsError(f"{path} holds no metrics.json: not a finished run directory (give a run "
                              "directory or a sweep's summary.csv)")
         overrides_file = path / ".hydra" / "overrides.yaml"
         from omegaconf import OmegaConf
@@ -302,30 +307,30 @@ def runs_of(path: Path) -> list[dict[str, Any]]:
         return [{"overrides": shlex.split(row.get("overrides", "")),
                  "metrics": {k: v for k, v in row.items() if k.startswith(FINAL) or k == "iterations"},
                  "directory": Path(row.get("directory") or path.parent), "date": date} for row in rows]
-    raise SystemExit(f"error: {path}: no such run directory or summary.csv")
+    raise ResultsError(f"{path}: no such run directory or summary.csv")
 
 
 def add(path: Path, benchmark: str, setting: str, *, metrics: Sequence[str] | None = None,
         paper: dict[str, float] | None = None, hardware: str | None = None,
         results_dir: Path = RESULTS_DIR, script: str = "python train.py") -> list[Record]:
-    """Appends one record per final metric of each completed run under `path` to results/<benchmark>.jsonl."""
+    """Appends one record per final metric of each completed run under `path` to results/<benchmark>.jsonl.
+    Every run is read and named first, so a bad `setting` or metric name writes nothing."""
     paper = paper or {}
-    added = []
+    pending = []
     for run in runs_of(path):
         overrides = parse_overrides(run["overrides"])
-        names = _metric_names(run["metrics"], metrics)
+        setting_of_run = setting_name(setting, overrides)
         iterations = _number(run["metrics"].get("iterations", overrides.get("iterations")))
         command = " ".join([script, *(shlex.quote(o) for o in run["overrides"])])
-        for name in names:
+        seed = _run_seed(Path(run["directory"]), overrides)
+        for name in _metric_names(run["metrics"], metrics):
             value = _number(run["metrics"][FINAL + name])
-            if value is None:
-                continue
-            added.append(record(benchmark, setting_name(setting, overrides), name, value, results_dir=results_dir,
-                                seed=_run_seed(Path(run["directory"]), overrides),
-                                budget=None if iterations is None else int(iterations), command=command,
-                                config=overrides, paper=paper.get(name),
-                                hardware=hardware or hardware_class(), date=run["date"], version=version()))
-    return added
+            if value is not None:
+                pending.append(dict(benchmark=benchmark, setting=setting_of_run, metric=name, value=value, seed=seed,
+                                    budget=None if iterations is None else int(iterations), command=command,
+                                    config=overrides, paper=paper.get(name), hardware=hardware or hardware_class(),
+                                    date=run["date"], version=version()))
+    return [record(results_dir=results_dir, **fields) for fields in pending]
 
 
 def _paper_figures(items: Sequence[str]) -> dict[str, float]:
@@ -333,7 +338,7 @@ def _paper_figures(items: Sequence[str]) -> dict[str, float]:
     for item in items:
         name, _, value = item.partition("=")
         if _number(value) is None:
-            raise SystemExit(f"error: --paper {item}: expected METRIC=NUMBER, e.g. --paper fid=21.7")
+            raise ResultsError(f"--paper {item}: expected METRIC=NUMBER, e.g. --paper fid=21.7")
         figures[name] = float(value)
     return figures
 
@@ -358,9 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages.add_argument("--docs", type=Path, default=DOCS_DIR, help="where the pages go (docs/)")
     args = parser.parse_args(argv)
     if args.command == "add":
-        added = add(args.path, args.benchmark, args.setting,
-                    metrics=args.metrics.split(",") if args.metrics else None, paper=_paper_figures(args.paper),
-                    hardware=args.hardware, results_dir=args.results)
+        try:
+            added = add(args.path, args.benchmark, args.setting,
+                        metrics=args.metrics.split(",") if args.metrics else None,
+                        paper=_paper_figures(args.paper), hardware=args.hardware, results_dir=args.results)
+        except ResultsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         print(f"added {len(added)} records to {args.results / (args.benchmark + '.jsonl')}; "
               f"regenerate the pages with `{REGENERATE}`")
         return 0

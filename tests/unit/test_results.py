@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from ganlab.results import Record, load, record
-from ganlab.results_pages import add, aggregate, commands_of, format_value, main, mean_sd, render, stale_pages
+from ganlab.results_pages import ResultsError, add, aggregate, commands_of, format_value, main, mean_sd, render, stale_pages
 
 
 def test_mean_sd_known_values():
@@ -89,7 +89,7 @@ def test_add_a_run_directory(tmp_path):
         ("fid", 6.2, 2, 8000, 5.0), ("is", 6.5, 2, 8000, None)]  # losses left out unless asked for
     assert added[0].command == "python train.py experiment=mnist_fast seed=2"
     assert load([tmp_path / "results"]) == added
-    with pytest.raises(SystemExit, match="kid"):
+    with pytest.raises(ResultsError, match="kid"):
         add(run, "presets", "x", metrics=["kid"], results_dir=tmp_path / "results")
 
 
@@ -108,8 +108,10 @@ def test_add_a_sweep_summary(tmp_path):
     assert [(r.setting, r.seed, r.value) for r in added] == [("gan", 0, 3.0), ("gan", 1, 5.0)]
     (row,) = aggregate(added)
     assert (row.mean, row.n) == (4.0, 2) and row.sd == pytest.approx(math.sqrt(2))
-    with pytest.raises(SystemExit, match="conditioning"):
+    with pytest.raises(ResultsError, match="conditioning"):
         add(summary, "grid", "{conditioning}", results_dir=tmp_path / "results")
+    assert len(load([tmp_path / "results"])) == 2  # nothing written by the refused call
+    assert main(["add", str(tmp_path / "missing"), "--benchmark", "b", "--setting", "s"]) == 2
 
 
 def test_records_round_trip(tmp_path):

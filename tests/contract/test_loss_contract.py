@@ -6,22 +6,16 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 from ganlab import CONFIG_DIR
 from ganlab.step import DiscriminatorStep, StepPart, total
 from ganlab.train import build_module
 
-from conftest import ToyData, fit_module
+from helpers import ToyData, compose_config, fit_module, options
 
 CONF = CONFIG_DIR
 SHAPE = (1, 16, 16)
 NUM_CLASSES = 3
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 SMALL = {  # tiny widths per model family, so every combination runs in well under a second
@@ -32,11 +26,9 @@ SMALL = {  # tiny widths per model family, so every combination runs in well und
 
 
 def make_module(model: str, loss: str, conditioning: str = "none", *extra: str):
-    GlobalHydra.instance().clear()
     overrides = [f"model={model}", f"loss={loss}", f"conditioning={conditioning}", "model.latent_dim=8",
                  "paths.output_dir=unused", *SMALL.get(model, []), *extra]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config(*overrides)
     return build_module(cfg, image_shape=SHAPE, num_classes=NUM_CLASSES), cfg
 
 

@@ -100,3 +100,20 @@ def test_the_example_metric_and_loss_give_known_values(my_ext):
     assert images.shape == (2048, 1, 16, 16) and images.dtype == torch.uint8
     assert labels.bincount().tolist() == [1024, 1024]
     assert set(images.unique().tolist()) == {0, 255}
+
+
+def test_the_guide_quotes_the_example_files_as_they_are():
+    """Every code block of docs/extending.md that starts with `# examples/...` is a verbatim part of
+    that file, so the guide shows the code the tests above run."""
+    import re
+
+    guide = (REPO / "docs" / "extending.md").read_text()
+    quoted = re.findall(r"```(?:python|yaml)\n# (examples/\S+)\n(.*?)```", guide, flags=re.S)
+    assert {path for path, _ in quoted} >= {
+        "examples/my_extension/my_ext/losses.py", "examples/my_extension/my_ext/networks.py",
+        "examples/my_extension/my_ext/data.py", "examples/my_extension/my_ext/metrics.py",
+        "examples/my_extension/conf/loss/pearson.yaml", "examples/my_extension/conf/model/resize_conv.yaml",
+        "examples/my_extension/conf/data/shapes.yaml",
+        "examples/my_extension/conf/callbacks/metrics/random_features_1nn.yaml"}
+    for path, code in quoted:
+        assert code.strip() in (REPO / path).read_text(), f"docs/extending.md quotes {path} as it no longer is"

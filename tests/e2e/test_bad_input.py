@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.cli import EXIT_USER_ERROR, report_errors
 from ganlab.sample import sample
 from ganlab.train import run
 
 from helpers import compose_config
+from helpers.errors import check_message, user_error
 from helpers.files import write_images
 
 # test_reliability.BASE: a tiny DCGAN; TINY on the bundled digits; FOLDER on an image folder.
@@ -85,23 +85,6 @@ def trained(files) -> Path:
     """The last checkpoint of a one-iteration run on the digits."""
     run(compose_config(*TINY, "iterations=1", "logger=none", output_dir=files / "trained"))
     return files / "trained" / "checkpoints" / "last.ckpt"
-
-
-def user_error(function, cfg, capsys) -> str:
-    """What train.py / sample.py print for `function(cfg)`: exit status 2, and stderr returned."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit:
-        report_errors(function, cfg)
-    assert exit.value.code == EXIT_USER_ERROR
-    return capsys.readouterr().err
-
-
-def check_message(stderr: str, fragments: list[str], **values: Path) -> None:
-    for fragment in fragments:
-        for key, value in values.items():
-            fragment = fragment.replace("{" + key + "}", str(value))
-        assert fragment in stderr, stderr
-    assert "Traceback" not in stderr and stderr.count("error: ") == 1, stderr
 
 
 @pytest.mark.parametrize("name", list(TRAIN))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+
+from helpers import compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = CONFIG_DIR
@@ -55,9 +55,7 @@ def plugin(module: str, package: str) -> None:
 
 
 def compose_with_hydra(overrides: list[str], tmp_path: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=[*overrides, f"paths.output_dir={tmp_path}"], return_hydra_config=True)
+    return compose_config(*overrides, output_dir=tmp_path, hydra_config=True)
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +203,7 @@ def test_optuna_search_optimises_the_returned_objective(tmp_path):
     plugin("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper")
     sweep_dir = tmp_path / "multirun"
     metrics = ["callbacks.metrics.num_samples=32", "callbacks.metrics.batch_size=32",
-               "callbacks.metrics.kid_subsets=2", "callbacks.metrics.is_splits=2",
+               "callbacks.metrics.scores.kid.subsets=2", "callbacks.metrics.scores.is.splits=2",
                f"callbacks.metrics.cache_dir={tmp_path / 'cache'}"]
     check(multirun(sweep_dir, "hparams_search=optuna", "hydra.sweeper.n_trials=2", *metrics))
     rows = read_summary(sweep_dir)

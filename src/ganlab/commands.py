@@ -4,7 +4,9 @@ the root train.py / sample.py of a clone).
 Both read the configs shipped inside the package (ganlab.CONFIG_DIR) and write below the current
 directory (`outputs/`, or `out=` for sampling), whatever the directory. A user's own config
 directory joins the search path with Hydra's `--config-dir DIR` (or `hydra.searchpath=[file://DIR]`):
-its presets, losses, datasets ... are picked like the packaged ones (`experiment=my_preset`).
+its presets, losses, datasets ... are picked like the packaged ones (`experiment=my_preset`), and a
+`_target_` may name a class in the user's own module: an installed one, one on PYTHONPATH, or one in
+the current directory (searched after the installed packages, so it never hides one of them).
 
 This module imports nothing heavy at import time: `train_main` installs the start-up signal guard
 (ganlab.interrupt) before torch and Lightning are imported, so Ctrl-C during those seconds stops at
@@ -12,6 +14,7 @@ once and cleanly.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -23,6 +26,7 @@ def train_main() -> Any:
     from ganlab.interrupt import guard_startup
 
     guard_startup()  # from here until the first training step, Ctrl-C / SIGTERM stop at once, cleanly
+    current_directory_importable()
 
     import hydra  # the imports below take seconds: the guard comes first
     from omegaconf import DictConfig
@@ -48,6 +52,7 @@ def train_main() -> Any:
 
 def sample_main() -> None:
     """`ganlab-sample ckpt_path=PATH [num_samples=N] [out=PATH] ...`: images from a trained generator."""
+    current_directory_importable()  # the checkpoint's config may name the user's own classes
     import hydra
     from omegaconf import DictConfig
 
@@ -61,6 +66,13 @@ def sample_main() -> None:
     quiet_console()
     check_command_line(CONFIG_DIR, "sample", sys.argv[1:])  # a misspelt key: the closest one, before Hydra
     main()
+
+
+def current_directory_importable() -> None:
+    """A user's module in the current directory (`_target_: my_losses.MyLoss`) can be imported, as
+    with `python -m`, but after everything installed: a stray file cannot hide a library."""
+    if not {"", ".", os.getcwd()} & set(sys.path):
+        sys.path.append(os.getcwd())
 
 
 COMMANDS = {"train": train_main, "sample": sample_main}

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import interrupt
 from ganlab.checkpoints import CheckpointError, hydra_output_subdir, missing_checkpoint, resumed_run_dir
 from ganlab.config_checks import ConfigError, check_writable_dir, leaves
-from ganlab.sweep import JobFailed, in_multirun
+from ganlab.sweep import JobFailed, in_multirun, job_dirname
 
 from ganlab.divergence import DivergenceError
 
@@ -33,6 +33,7 @@ EXIT_USER_ERROR = 2
 # conf/hydra/default.yaml: where a run (or a resumed one) writes, decided before Hydra creates it.
 OmegaConf.register_new_resolver("ganlab_run_dir", resumed_run_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("ganlab_hydra_subdir", hydra_output_subdir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("ganlab_job_dirname", job_dirname, use_cache=True, replace=True)  # sweep jobs
 
 
 def report_errors(function: Callable[..., Any], *args: Any) -> Any:

@@ -44,3 +44,23 @@ def test_a_composed_run_gives_its_groups_not_its_target_tree(tmp_path):
     assert "model_loss" not in params  # optional, and there is no mlp_hinge.yaml: nothing was chosen
     assert not any(k.startswith("hydra") or "_target_" in k for k in params), sorted(params)
     assert all(isinstance(v, (int, float, str)) for v in params.values())
+
+
+def test_a_resumed_run_shows_the_choices_of_its_own_overrides(tmp_path):
+    """`train.py ckpt_path=...` composes the defaults; the run it continues was `model=mlp loss=hinge`."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from ganlab.hparams import hydra_run_hparams
+
+    saved = ["data=digits", "model=mlp", "loss=hinge", "seed=2"]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        command_line = compose("train", overrides=[f"paths.output_dir={tmp_path}"], return_hydra_config=True)
+        HydraConfig.instance().set_config(command_line)
+        try:
+            resumed = hydra_run_hparams({"seed": 2}, saved, recompose=True)
+            fresh = hydra_run_hparams({"seed": 2}, saved, recompose=False)
+        finally:
+            HydraConfig.instance().cfg = None
+    assert (resumed["model"], resumed["loss"], resumed["data"], resumed["seed"]) == ("mlp", "hinge", "digits", 2)
+    assert (fresh["model"], fresh["loss"]) == ("dcgan", "gan")  # what this command line alone composed

@@ -21,8 +21,9 @@ from typing import Any
 from ganlab import CONFIG_DIR
 
 
-def train_main() -> Any:
-    """`ganlab-train [group=option ...] [key=value ...]`: trains a GAN (the config `train`)."""
+def train_main() -> None:
+    """`ganlab-train [group=option ...] [key=value ...]`: trains a GAN (the config `train`). Returns
+    nothing: a console script's return value would become its exit status."""
     from ganlab.interrupt import guard_startup
 
     guard_startup()  # from here until the first training step, Ctrl-C / SIGTERM stop at once, cleanly
@@ -47,7 +48,7 @@ def train_main() -> Any:
     quiet_console()
     check_command_line(CONFIG_DIR, "train", sys.argv[1:])  # a misspelt key: the closest one, before Hydra
     check_checkpoint_exists(sys.argv[1:])  # no run directory for a resume that cannot start
-    return main()
+    main()
 
 
 def sample_main() -> None:
@@ -78,7 +79,7 @@ def current_directory_importable() -> None:
 COMMANDS = {"train": train_main, "sample": sample_main}
 
 
-def main() -> Any:
+def main() -> None:
     """`python -m ganlab train|sample [overrides ...]`: the console commands by another name."""
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print("usage: python -m ganlab {train,sample} [group=option ...] [key=value ...]\n"
@@ -87,4 +88,4 @@ def main() -> Any:
         raise SystemExit(2)
     command = sys.argv.pop(1)
     sys.argv[0] = f"ganlab-{command}"
-    return COMMANDS[command]()
+    COMMANDS[command]()

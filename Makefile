@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The PyTorch build to install; e.g. make install TORCH="torch torchvision" for the newest release.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install train test test-all bench gpu-check quality tensorboard clean
+.PHONY: install train test test-all results bench gpu-check quality mode-collapse tensorboard clean
 # make bench: CPU-sized networks whose step is mostly per-step overhead, timed in CPU time (steady on a
 # shared machine), ganlab and a minimal LightningModule each against the plain loop, and their ratio;
 # the figures go to results/bench_cpu.jsonl. On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan"
@@ -46,8 +46,11 @@ train: install  ## quick start: a DCGAN on scikit-learn's digits, CPU, a few min
 test: install  ## the test suite (a few minutes on 2 CPU cores)
 	$(PY) -m pytest
 
-test-all: install  ## also the slow tests
+test-all: install  ## every test, the slow ones too (what CI runs)
 	$(PY) -m pytest -m ""
+
+results: install  ## docs/results.md and docs/reproductions.md from the records in results/*.jsonl
+	$(PY) -m ganlab.results
 
 bench: install  ## training throughput: a plain PyTorch loop vs ganlab's training path (a few minutes on a CPU)
 	$(PY) bench/bench.py $(BENCH_ARGS)

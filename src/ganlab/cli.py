@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import interrupt
 from ganlab.checkpoints import CheckpointError, hydra_output_subdir, missing_checkpoint, resumed_run_dir
 from ganlab.config_checks import ConfigError, check_writable_dir, leaves
-from ganlab.sweep import JobFailed, in_multirun
+from ganlab.sweep import JobFailed, in_multirun, job_dirname
 
 from ganlab.divergence import DivergenceError
 
@@ -33,6 +33,7 @@ EXIT_USER_ERROR = 2
 # conf/hydra/default.yaml: where a run (or a resumed one) writes, decided before Hydra creates it.
 OmegaConf.register_new_resolver("ganlab_run_dir", resumed_run_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("ganlab_hydra_subdir", hydra_output_subdir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("ganlab_job_dirname", job_dirname, use_cache=True, replace=True)  # sweep jobs
 
 
 def report_errors(function: Callable[..., Any], *args: Any) -> Any:
@@ -91,8 +92,10 @@ def _record_in_log_files(message: str) -> None:
 def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[str]) -> None:
     """Exits with one `error: ...` line (status 2) when an override names a key the config does not
     have, naming the closest key that exists (`optim.generator.lrr=1` -> `optim.generator.lr`).
-    Hydra alone would only suggest appending the key with `+`. Sweeps, Hydra's own keys and flags
-    are left to Hydra."""
+    Hydra alone would only suggest appending the key with `+`. A user's config directory
+    (`--config-dir DIR`, `hydra.searchpath=[...]`) is searched as Hydra searches it. Sweeps, Hydra's
+    other keys and flags are left to Hydra."""
+    args, config_dirs = split_config_dirs(args)
     if any(a.startswith("-") for a in args if a not in ("-m", "--multirun")):
         return  # --help, --cfg, -cn ...: Hydra's business
     from hydra import compose, initialize_config_dir
@@ -103,7 +106,12 @@ def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[
         parsed = OverridesParser.create().parse_overrides([a for a in args if a not in ("-m", "--multirun")])
     except Exception:  # noqa: BLE001 - a syntax error: Hydra explains it
         return
+    search_path = [str(entry) for o in parsed if o.get_key_element() == "hydra.searchpath"
+                   for entry in (o.value() if isinstance(o.value(), list) else [o.value()])]
+    search_path += [f"file://{Path(d).resolve()}" for d in config_dirs]
     plain = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
+    if search_path:
+        plain.append("hydra.searchpath=[" + ",".join(f"'{entry}'" for entry in search_path) + "]")
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             compose(config_name, overrides=plain)
@@ -125,6 +133,22 @@ def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[
         return
     finally:
         GlobalHydra.instance().clear()
+
+
+def split_config_dirs(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Hydra's `--config-dir DIR` / `--config-dir=DIR` / `-cd DIR` (a user's config directory, searched
+    after the packaged configs) taken out of `args`: (the other arguments, the directories)."""
+    rest: list[str] = []
+    dirs: list[str] = []
+    items = iter(args)
+    for arg in items:
+        if arg in ("--config-dir", "-cd"):
+            dirs.append(next(items, ""))
+        elif arg.startswith("--config-dir="):
+            dirs.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    return rest, dirs
 
 
 def check_checkpoint_exists(args: Sequence[str]) -> None:

@@ -100,7 +100,6 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("ema.decay", number(0.0, 1.0, high_open=False)), ("ema.start_iter", COUNT),
     ("callbacks.sample_grid.interpolation_rows", COUNT), ("callbacks.sample_grid.interpolation_steps", integer(2)),
     ("callbacks.sample_grid.truncation", POSITIVE), ("callbacks.sample_grid.traversal_*", POSITIVE_INT),
-    ("callbacks.metrics.manifold", FLAG), ("callbacks.metrics.*_k", POSITIVE_INT),
     ("latent.continuous", COUNT), ("infogan.q_head.hidden", POSITIVE_INT), ("infogan.q_head.learn_std", FLAG),
     ("infogan.loss.*_weight", NON_NEGATIVE),
     ("callbacks.*.every_n", POSITIVE_INT), ("callbacks.*.num_samples", POSITIVE_INT),

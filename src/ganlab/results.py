@@ -17,6 +17,8 @@ A record:
     hardware   a class of machine, e.g. "cpu (1 thread)", "cuda: NVIDIA H100 80GB HBM3"
     version    ganlab's version and, in a git checkout, its commit
     date       ISO date of the measurement
+    sd, n      only for a figure that already summarises n seeds whose single values were not kept:
+               its standard deviation and count (a record of one run leaves both None)
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ class Record:
     hardware: str = ""
     version: str = ""
     date: str = ""
+    sd: float | None = None
+    n: int | None = None
 
 
 def hardware_class(device: str | None = None) -> str:
@@ -99,3 +103,9 @@ def load(paths: Iterable[str | os.PathLike]) -> list[Record]:
                 except (json.JSONDecodeError, TypeError) as error:
                     raise ValueError(f"{file}:{number}: not a results record ({error})") from None
     return records
+
+
+if __name__ == "__main__":  # python -m ganlab.results [render [--check] | add ...]: see ganlab.results_pages
+    from ganlab.results_pages import main
+
+    raise SystemExit(main())

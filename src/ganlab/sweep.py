@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, read_write
+import yaml
 
 from ganlab.atomic import write_atomically
 from ganlab.config_checks import ConfigError
@@ -113,6 +115,57 @@ def write_summary(sweep_dir: Path) -> Path | None:
 
 def _cell(value: Any) -> Any:
     return "nan" if isinstance(value, float) and math.isnan(value) else value
+
+
+# --- the jobs' directories: named by what the sweep varies ------------------------------------------
+MAX_NAME_BYTES = 200  # of a job directory's name (file systems allow 255)
+UNSAFE_IN_NAMES = re.compile(r'[/\\:*?"<>|\x00-\x1f]')  # path separators, and what some file systems refuse
+
+
+def job_dirname(sweep_dir: str, num: int, override_dirname: str) -> str:
+    """The directory of job `num` of a sweep below `sweep_dir` (conf/hydra/default.yaml, `hydra.sweep.subdir`):
+    the overrides the sweep varies, `loss=wgan_gp,seed=1` (Hydra's `hydra.job.override_dirname`; the
+    keys set to one value are left out by NameJobsByWhatVaries), which also names its TensorBoard run.
+
+    The name is one valid path component: `/`, `\\`, `:` and other characters some file systems
+    refuse become `-`, and a name longer than MAX_NAME_BYTES is cut and ends in `_<num>`. A sweep that
+    varies nothing names its jobs by number. A combination that comes twice in one sweep (`seed=0,0`,
+    an Optuna trial repeating another) gets `_<num>` too, while running a sweep again into the same
+    directory reuses each job's directory, as numbered directories did."""
+    name = UNSAFE_IN_NAMES.sub("-", override_dirname)
+    if not name:
+        return str(num)
+    if len(name.encode()) > MAX_NAME_BYTES:
+        return name.encode()[:MAX_NAME_BYTES].decode(errors="ignore") + f"_{num}"
+    earlier = Path(sweep_dir) / name / ".hydra" / "hydra.yaml"  # written by Hydra when a job starts
+    if earlier.is_file():
+        try:
+            earlier_num = yaml.safe_load(earlier.read_text())["hydra"]["job"]["num"]
+        except (yaml.YAMLError, KeyError, TypeError):
+            earlier_num = num
+        if earlier_num != num:
+            return f"{name}_{num}"
+    return name
+
+
+class NameJobsByWhatVaries(Callback):
+    """Before a sweep starts: the keys its command line sets to a single value (`data=digits` in
+    `-m data=digits loss=gan,hinge`) join `hydra.job.config.override_dirname.exclude_keys`, so that
+    each job's `${hydra.job.override_dirname}`, its directory and TensorBoard run, names what varies:
+    `loss=hinge`. The jobs compose their configs from the sweep's Hydra overrides, in this process or
+    in the launcher's (joblib, SLURM), so the setting travels as one more of those overrides."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+        fixed = [o.key_or_group for o in parsed if not o.is_sweep_override()]  # as Hydra matches them
+        if not fixed:
+            return
+        exclude = list(dict.fromkeys([*config.hydra.job.config.override_dirname.exclude_keys, *fixed]))
+        quoted = ",".join("'" + key.replace("\\", "\\\\").replace("'", "\\'") + "'" for key in exclude)
+        with read_write(config.hydra):
+            config.hydra.overrides.hydra.append(f"hydra.job.config.override_dirname.exclude_keys=[{quoted}]")
 
 
 class SweepSummary(Callback):

@@ -26,7 +26,7 @@ from ganlab.callbacks.run_config import RunConfig
 from ganlab.checkpoints import CheckpointError, check_resumable, is_newest_state, load_checkpoint, run_dir_of
 from ganlab.config_checks import check_config, check_labels, check_writable_dir
 from ganlab.distributed import check_data_parallel
-from ganlab.hparams import declare_hparams
+from ganlab.hparams import declare_hparams, hydra_run_hparams
 from ganlab.latents import GaussianLatent, Latent
 from ganlab.module import GANModule
 from ganlab.networks.infogan import InfoGANDiscriminator
@@ -118,7 +118,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     evaluations = [c for c in callbacks if isinstance(c, (ImageMetrics, ModeMetrics))]  # hparams columns too
     if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
         losses = [names.final(names.progress_name(term)) for term in (names.D_LOSS, names.G_LOSS)]
-        declare_hparams(trainer.loggers, config,
+        declare_hparams(trainer.loggers, hydra_run_hparams(config, overrides, recompose=cfg.ckpt_path is not None),
                         metrics=[*losses, *(name for c in evaluations for name in c.summary_names)])
 
     log.info("run directory: %s", cfg.paths.output_dir)

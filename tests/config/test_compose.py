@@ -5,25 +5,12 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ganlab import CONFIG_DIR
 from ganlab.train import build_module
 
-CONF = CONFIG_DIR
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
-
-
-def compose_train(overrides: list[str], output_dir: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"])
+from helpers import compose_config, options
 
 
 def test_every_group_has_options():
@@ -32,7 +19,7 @@ def test_every_group_has_options():
 
 
 def test_defaults_are_dcgan_gan_mnist(tmp_path):
-    cfg = compose_train([], tmp_path)
+    cfg = compose_config(output_dir=tmp_path)
     assert cfg.model.generator._target_.endswith("DCGANGenerator")
     assert cfg.loss.objective._target_.endswith("NonSaturatingLoss")
     assert cfg.data._target_.endswith("MNISTDataModule")
@@ -40,7 +27,7 @@ def test_defaults_are_dcgan_gan_mnist(tmp_path):
 
 @pytest.mark.parametrize("model, loss", list(product(options("model"), options("loss"))))
 def test_model_loss_pairs_build(tmp_path, model, loss):
-    cfg = compose_train([f"model={model}", f"loss={loss}"], tmp_path)
+    cfg = compose_config(f"model={model}", f"loss={loss}", output_dir=tmp_path)
     for shape in [(1, 28, 28), (3, 32, 32)]:
         module = build_module(cfg, image_shape=shape, num_classes=0)
         assert module.d_steps_per_g_step == cfg.loss.d_steps_per_g_step
@@ -52,7 +39,7 @@ def test_model_loss_pairs_build(tmp_path, model, loss):
                                    "instance_noise", "latent", "experiment"])
 def test_group_options_instantiate(tmp_path, group):
     for option in options(group):
-        cfg = compose_train([f"{group}={option}"], tmp_path)
+        cfg = compose_config(f"{group}={option}", output_dir=tmp_path)
         OmegaConf.resolve(cfg)
         if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
             cfg.trainer.accelerator, cfg.trainer.devices = "cpu", 2  # same strategy, on CPU processes
@@ -67,7 +54,7 @@ def test_group_options_instantiate(tmp_path, group):
 
 @pytest.mark.parametrize("data", options("data"))
 def test_data_options_compose(tmp_path, data):
-    cfg = compose_train([f"data={data}"], tmp_path)
+    cfg = compose_config(f"data={data}", output_dir=tmp_path)
     OmegaConf.resolve(cfg)
     assert cfg.data._target_.startswith("ganlab.data.")
     assert cfg.data.batch_size > 0
@@ -77,12 +64,12 @@ def test_unknown_option_names_the_group(tmp_path):
     from hydra.errors import MissingConfigException
 
     with pytest.raises(MissingConfigException, match="loss"):
-        compose_train(["loss=nope"], tmp_path)
+        compose_config("loss=nope", output_dir=tmp_path)
 
 
 def test_lightning_trainer_arguments_are_overridable(tmp_path):
-    cfg = compose_train(["trainer=cpu", "trainer.fast_dev_run=2", "trainer.max_time=00:00:01:00",
-                         "trainer.precision=bf16-mixed", "trainer.devices=1", "trainer.deterministic=true"], tmp_path)
+    cfg = compose_config("trainer=cpu", "trainer.fast_dev_run=2", "trainer.max_time=00:00:01:00",
+                         "trainer.precision=bf16-mixed", "trainer.devices=1", "trainer.deterministic=true", output_dir=tmp_path)
     OmegaConf.resolve(cfg)
     trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert trainer.fast_dev_run == 2 and trainer.precision == "bf16-mixed"

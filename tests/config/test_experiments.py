@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from PIL import Image
 
 from ganlab import CONFIG_DIR
 from ganlab.train import build_module, run
+
+from helpers import compose_config
 
 CONF = CONFIG_DIR
 PRESETS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -26,9 +26,7 @@ PAPER_PRESETS = [name for name in PRESETS if name not in OWN_PRESETS]
 
 
 def compose_preset(name: str, output_dir: Path, *overrides: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=[f"experiment={name}", f"paths.output_dir={output_dir}", *overrides])
+    return compose_config(f"experiment={name}", *overrides, output_dir=output_dir)
 
 
 # --- tiny fake datasets in the official layouts ----------------------------------------------------
@@ -84,8 +82,12 @@ def shrink(cfg) -> None:
                 net.hidden = [16]
         metrics = cfg.callbacks.get("metrics")
         if metrics is not None:  # a preset that scores itself (mnist_quality, ...): a few images
-            small = dict(num_samples=40, batch_size=20, kid_subsets=2, is_splits=2)
+            small = dict(num_samples=40, batch_size=20)
             metrics.update({key: value for key, value in small.items() if key in metrics})  # (modes: no batches)
+            scores = metrics.get("scores") or {}
+            for name, subsets in (("kid", "subsets"), ("is", "splits")):
+                if scores.get(name) is not None:
+                    scores[name][subsets] = 2
 
 
 # --- the presets -------------------------------------------------------------------------------------

@@ -4,8 +4,6 @@ table (conf/pacgan_row/) on both presets, carrying the paper's protocol."""
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
@@ -17,16 +15,14 @@ from ganlab.networks.layers import MinibatchStdDev
 from ganlab.networks.packing import PackedDiscriminator
 from ganlab.train import build_module
 
+from helpers import compose_config
+
 CONF = CONFIG_DIR
 ROWS = sorted(p.stem for p in (CONF / "pacgan_row").glob("*.yaml"))
 
 
 def compose_train(*overrides: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "paths.output_dir=/tmp/unused"])
-    OmegaConf.resolve(cfg)
-    return cfg
+    return compose_config(*overrides, output_dir="/tmp/unused", resolve=True)
 
 
 def built(cfg):

@@ -6,22 +6,16 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 from ganlab import CONFIG_DIR
 from ganlab.step import DiscriminatorStep, StepPart, total
 from ganlab.train import build_module
 
-from conftest import ToyData, fit_module
+from helpers import ToyData, compose_config, fit_module, options
 
 CONF = CONFIG_DIR
 SHAPE = (1, 16, 16)
 NUM_CLASSES = 3
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 SMALL = {  # tiny widths per model family, so every combination runs in well under a second
@@ -32,11 +26,9 @@ SMALL = {  # tiny widths per model family, so every combination runs in well und
 
 
 def make_module(model: str, loss: str, conditioning: str = "none", *extra: str):
-    GlobalHydra.instance().clear()
     overrides = [f"model={model}", f"loss={loss}", f"conditioning={conditioning}", "model.latent_dim=8",
                  "paths.output_dir=unused", *SMALL.get(model, []), *extra]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config(*overrides)
     return build_module(cfg, image_shape=SHAPE, num_classes=NUM_CLASSES), cfg
 
 
@@ -131,8 +123,24 @@ def test_every_model_and_loss_trains(model, loss):
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
-@pytest.mark.parametrize("model, loss, conditioning",
-                         list(product(options("model"), options("loss"), ["concat", "projection", "acgan"])))
+CONDITIONINGS = ["concat", "projection", "acgan"]
+
+
+def covering(models: list[str], losses: list[str], conditionings: list[str]) -> list[tuple[str, str, str]]:
+    """A subset of the model x loss x conditioning product holding every (model, conditioning) pair
+    and every loss at least once: the losses cycle along the pairs."""
+    pairs = list(product(models, conditionings))
+    return [(*pairs[i % len(pairs)][:1], losses[i % len(losses)], pairs[i % len(pairs)][1])
+            for i in range(max(len(pairs), len(losses)))]
+
+
+# The whole product runs in the slow tier (make test-all); the default run takes the covering subset.
+REPRESENTATIVE = covering(options("model"), options("loss"), CONDITIONINGS)
+
+
+@pytest.mark.parametrize("model, loss, conditioning", [
+    pytest.param(*case, marks=() if case in REPRESENTATIVE else pytest.mark.slow)
+    for case in product(options("model"), options("loss"), CONDITIONINGS)])
 def test_every_conditioning_composes_and_steps(model, loss, conditioning):
     torch.manual_seed(0)
     module, _ = make_module(model, loss, conditioning, "loss.d_steps_per_g_step=1")  # (k: tested above)

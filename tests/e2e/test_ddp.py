@@ -103,7 +103,7 @@ def test_ddp_spawn_inside_a_multirun(tmp_path):
     assert result.returncode == 0, result.stderr[-5000:]
     summary = (sweep_dir / "summary.csv").read_text().splitlines()
     assert len(summary) == 3 and all(",completed," in row for row in summary[1:])
-    for job in ("0", "1"):
+    for job in ("seed=0", "seed=1"):  # each job's directory is named by what the sweep varies
         checkpoint = torch.load(sweep_dir / job / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
         assert checkpoint["ganlab"]["g_iter"] == 2
 

@@ -18,7 +18,7 @@ TINY = [
 # FID/KID/IS through the small random feature network (no download), every 2 iterations.
 METRICS = [
     "callbacks/metrics=random_features", "callbacks.metrics.every_n=2", "callbacks.metrics.num_samples=64",
-    "callbacks.metrics.batch_size=32", "callbacks.metrics.kid_subsets=5", "callbacks.metrics.is_splits=2",
+    "callbacks.metrics.batch_size=32", "callbacks.metrics.scores.kid.subsets=5", "callbacks.metrics.scores.is.splits=2",
 ]
 
 

@@ -12,8 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ("model.latent_dim=8 model.generator.width=8 model.discriminator.width=8 data.batch_size=16 "
-        "callbacks.metrics.num_samples=40 callbacks.metrics.batch_size=20 callbacks.metrics.kid_subsets=2 "
-        "callbacks.metrics.is_splits=2 callbacks.metrics.feature_network.width=4 "
+        "callbacks.metrics.num_samples=40 callbacks.metrics.batch_size=20 callbacks.metrics.scores.kid.subsets=2 "
+        "callbacks.metrics.scores.is.splits=2 callbacks.metrics.feature_network.width=4 "
         "callbacks.metrics.feature_network.feature_dim=8 callbacks.sample_grid.num_samples=4")
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from omegaconf import read_write
+
+from helpers import compose_config
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = CONFIG_DIR
@@ -55,9 +57,7 @@ def plugin(module: str, package: str) -> None:
 
 
 def compose_with_hydra(overrides: list[str], tmp_path: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=[*overrides, f"paths.output_dir={tmp_path}"], return_hydra_config=True)
+    return compose_config(*overrides, output_dir=tmp_path, hydra_config=True)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +67,12 @@ def sweep_2x2(tmp_path_factory):
     return sweep_dir
 
 
-def test_each_job_gets_its_own_directory(sweep_2x2):
+JOB_NAMES = ["loss=gan,seed=0", "loss=gan,seed=1", "loss=wgan_gp,seed=0", "loss=wgan_gp,seed=1"]
+
+
+def test_each_job_gets_its_own_directory_named_by_what_varies(sweep_2x2):
     jobs = sorted(p.name for p in sweep_2x2.iterdir() if p.is_dir())
-    assert jobs == ["0", "1", "2", "3"]
+    assert jobs == JOB_NAMES  # the overrides TINY sets to one value are left out
     seen = set()
     for job in jobs:
         job_dir = sweep_2x2 / job
@@ -84,9 +87,32 @@ def test_tensorboard_on_the_sweep_shows_one_run_per_job(sweep_2x2):
     from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
     runs = EventMultiplexer().AddRunsFromDirectory(str(sweep_2x2)).Reload()
-    assert sorted(runs.Runs()) == [f"{job}/tensorboard" for job in range(4)]
+    assert sorted(runs.Runs()) == [f"{job}/tensorboard" for job in JOB_NAMES]
     for run in runs.Runs():
         assert "loss/d" in runs.GetAccumulator(run).Tags()["scalars"], run
+
+
+def test_the_hparams_tab_shows_group_choices_overrides_and_final_metrics(sweep_2x2):
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    runs = EventMultiplexer().AddRunsFromDirectory(str(sweep_2x2)).Reload()
+    for run in runs.Runs():
+        hparams, metrics = {}, []
+        for content in runs.GetAccumulator(run).PluginTagToContent("hparams").values():
+            data = plugin_data_pb2.HParamsPluginData.FromString(content)
+            if data.HasField("session_start_info"):
+                hparams = {k: getattr(v, v.WhichOneof("kind")) for k, v in data.session_start_info.hparams.items()}
+            if data.HasField("experiment"):
+                metrics = [info.name.tag for info in data.experiment.metric_infos]
+        loss, seed = (part.split("=")[1] for part in run.split("/")[0].split(","))
+        assert hparams["loss"] == loss and hparams["seed"] == int(seed), (run, hparams)
+        assert {"model": "mlp", "data": "digits", "trainer": "cpu", "conditioning": "none", "experiment": "null",
+                "data.batch_size": 16, "model.generator.hidden": "[16]", "iterations": 2}.items() <= hparams.items()
+        assert not any("_target_" in key or key.startswith("hydra") for key in hparams), sorted(hparams)
+        assert metrics == ["final/loss_d", "final/loss_g"]
+        final = runs.GetAccumulator(run).Scalars("final/loss_d")  # the column's value
+        assert len(final) == 1 and math.isfinite(final[0].value)
 
 
 def test_summary_has_one_row_per_job(sweep_2x2):
@@ -109,6 +135,37 @@ def test_a_failing_job_is_recorded_and_the_others_still_run(tmp_path):
     assert [(row["job"], row["status"]) for row in rows] == [("0", "failed"), ("1", "completed")]
     assert "data.batch_size" in rows[0]["error"]
     assert rows[1]["iterations"] == "2"
+
+
+def test_job_directory_names_are_valid_and_unique(tmp_path):
+    from ganlab.sweep import MAX_NAME_BYTES, job_dirname
+
+    assert job_dirname(str(tmp_path), 3, "loss=hinge,seed=1") == "loss=hinge,seed=1"
+    assert job_dirname(str(tmp_path), 3, "") == "3"  # nothing varies: the job's number
+    assert job_dirname(str(tmp_path), 0, "callbacks/metrics=modes,data.root=/data:x") == \
+        "callbacks-metrics=modes,data.root=-data-x"  # one path component
+    long = job_dirname(str(tmp_path), 7, ",".join(f"key{i}=value{i}" for i in range(40)))
+    assert len(long.encode()) <= MAX_NAME_BYTES + 5 and long.endswith("_7")
+    (tmp_path / "seed=0" / ".hydra").mkdir(parents=True)  # job 0 of this sweep ran seed=0
+    (tmp_path / "seed=0" / ".hydra" / "hydra.yaml").write_text("hydra:\n  job:\n    num: 0\n")
+    assert job_dirname(str(tmp_path), 0, "seed=0") == "seed=0"  # the same job again (a sweep run again)
+    assert job_dirname(str(tmp_path), 1, "seed=0") == "seed=0_1"  # a repeated combination
+
+
+def test_overrides_set_to_one_value_are_left_out_of_the_job_names(tmp_path):
+    """NameJobsByWhatVaries adds Hydra's exclude_keys for what the command line fixes; the jobs' own
+    composition (as Hydra's launchers do it) then names only what varies."""
+    from ganlab.sweep import NameJobsByWhatVaries
+
+    cfg = compose_with_hydra(["data=digits", "loss=gan", "+pacgan_row=gan"], tmp_path)
+    with read_write(cfg.hydra):  # the sweep's command line, as the callback sees it
+        cfg.hydra.overrides.task = ["data=digits", "+pacgan_row=gan", "loss=gan,hinge", "seed=range(2)"]
+    NameJobsByWhatVaries().on_multirun_start(cfg)
+    hydra_overrides = list(cfg.hydra.overrides.hydra)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        job = compose("train", overrides=[*hydra_overrides, "data=digits", "+pacgan_row=gan", "loss=hinge", "seed=1"],
+                      return_hydra_config=True)
+    assert job.hydra.job.override_dirname == "loss=hinge,seed=1"
 
 
 def fake_job(sweep_dir: Path, num: int, overrides: list[str], mode=None):
@@ -205,7 +262,7 @@ def test_optuna_search_optimises_the_returned_objective(tmp_path):
     plugin("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper")
     sweep_dir = tmp_path / "multirun"
     metrics = ["callbacks.metrics.num_samples=32", "callbacks.metrics.batch_size=32",
-               "callbacks.metrics.kid_subsets=2", "callbacks.metrics.is_splits=2",
+               "callbacks.metrics.scores.kid.subsets=2", "callbacks.metrics.scores.is.splits=2",
                f"callbacks.metrics.cache_dir={tmp_path / 'cache'}"]
     check(multirun(sweep_dir, "hparams_search=optuna", "hydra.sweeper.n_trials=2", *metrics))
     rows = read_summary(sweep_dir)

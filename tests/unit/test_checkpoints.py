@@ -14,8 +14,8 @@ from ganlab.checkpoints import CheckpointError, check_resumable, load_checkpoint
 from ganlab.divergence import DivergenceError
 from ganlab.train import build_module
 
-from conftest import compose_config as compose_train
-from conftest import fit_module, make_toy_module
+from helpers import compose_config as compose_train
+from helpers import fit_module, make_toy_module
 
 
 toy_module = make_toy_module  # toy networks, the GAN loss, Adam, 10 iterations

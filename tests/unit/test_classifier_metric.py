@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from conftest import ToyDiscriminator, fit_module
+from helpers import ToyDiscriminator, fit_module
 from torch import nn
 
 from ganlab.callbacks import ImageMetrics
@@ -24,7 +24,8 @@ from ganlab.config_checks import ConfigError
 from ganlab.data import DigitsDataModule, MNISTDataModule
 from ganlab.distributed import GANDDPStrategy
 from ganlab.losses import NonSaturatingLoss
-from ganlab.metrics import ClassifierFeatures, ClassTally, FeatureScores, fingerprint
+from ganlab.metrics import (FID, PRDC, ClassifierFeatures, ClassScores, Features, InceptionScore, class_scores,
+                            fingerprint)
 from ganlab.metrics import classifier as classifier_module
 from ganlab.metrics.classifier import split_data
 from ganlab.module import GANModule
@@ -57,10 +58,7 @@ def features(network, images):
 
 
 def fid(reference, other) -> float:
-    scores = FeatureScores(reference.shape[1], kid=False, inception_score=False)
-    scores.add_real(reference)
-    scores.add_generated(other, None)
-    return scores.compute()["fid"]
+    return FID().compute(Features(reference, None), Features(other, None), None)["fid"]
 
 
 def test_the_report_states_accuracy_floor_and_real_is(fitted):
@@ -91,27 +89,23 @@ def test_real_against_real_is_near_the_floor_and_damaged_copies_score_clearly_wo
 
 def test_class_accuracy_of_real_images_with_their_labels_is_the_classifier_accuracy(fitted):
     network, report, split, _, _ = fitted
-    _, logits = features(network, split.test_images)
-    tally = ClassTally(10)
-    for part_logits, part_labels in zip(logits.split(64), split.test_labels.split(64)):  # batch by batch
-        tally.add(part_logits, part_labels)
-    scores = tally.compute()
+    real_features, logits = features(network, split.test_images)
+    scores = ClassScores().compute(Features(real_features, logits), Features(real_features, logits), split.test_labels)
     assert scores["class_accuracy"] == pytest.approx(report["classifier_accuracy"], abs=1e-6)
     assert 0.05 < scores["class_share_min"] <= 0.1 + 0.05  # the digits' classes are balanced
 
 
-def test_class_tally_counts_and_sums_over_processes():
+def test_class_scores_count_predicted_and_requested_classes():
     logits = torch.eye(3)[[0, 0, 1, 2, 2, 2]] * 5.0  # predicted classes 0, 0, 1, 2, 2, 2
-    tally = ClassTally(3)
-    tally.add(logits, torch.tensor([0, 1, 1, 2, 2, 0]))  # 4 of 6 as requested
-    assert tally.compute() == pytest.approx({"class_share_min": 1 / 6, "class_accuracy": 4 / 6})
-    doubled = tally.compute(reduce=lambda t: 2 * t)  # two processes with the same share
+    requested = torch.tensor([0, 1, 1, 2, 2, 0])  # 4 of 6 as requested
+    assert class_scores(logits, requested) == pytest.approx({"class_share_min": 1 / 6, "class_accuracy": 4 / 6})
+    doubled = class_scores(logits.repeat(2, 1), requested.repeat(2))  # two processes' shares, gathered
     assert doubled == pytest.approx({"class_share_min": 1 / 6, "class_accuracy": 4 / 6})
-    unconditional = ClassTally(3)
-    unconditional.add(logits, None)
-    assert unconditional.compute() == pytest.approx({"class_share_min": 1 / 6})  # no class_accuracy
-    with pytest.raises(ValueError, match="3 classes, the data 4"):
-        ClassTally(4).add(logits, None)
+    assert class_scores(logits, None) == pytest.approx({"class_share_min": 1 / 6})  # unconditional: no class_accuracy
+    never = class_scores(torch.eye(4)[[0, 0, 1, 2]], None)  # class 3 never predicted
+    assert never == {"class_share_min": 0.0}
+    with pytest.raises(ValueError, match="logits are the data's 4 classes.*returns 3"):
+        ClassScores().check(Features(torch.zeros(6, 2), logits), num_classes=4, num_samples=6)
 
 
 def test_a_second_run_reads_the_cached_classifier(fitted, monkeypatch, caplog):
@@ -204,7 +198,8 @@ def test_real_images_of_the_requested_class_score_the_classifier_accuracy_throug
     _, report, split, cache, _ = fitted
     module = real_digits_module(split)
     metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=HELD_OUT_IMAGES,
-                           batch_size=50, kid=False, is_splits=2, class_scores=True)  # batches of 50: labels aligned
+                           batch_size=50, scores={"fid": FID(), "is": InceptionScore(splits=2),
+                                                  "class_scores": ClassScores()})
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32)
     fit_module(module, data, callbacks=[metrics])
     reference = metrics.reference  # the cached classifier's report; its floor from 359 images of each set
@@ -234,8 +229,9 @@ def evaluate_real_digits(split, cache: Path, out: Path, devices: int) -> list[di
     out.mkdir()
     module = real_digits_module(split)
     metrics = ImageMetrics(ClassifierFeatures(cache_dir=str(cache), **SETTINGS), every_n=1, num_samples=HELD_OUT_IMAGES,
-                           batch_size=50, kid=False, is_splits=1,  # one split: the IS of all images, in any order
-                           class_scores=True, manifold=True)
+                           batch_size=50, scores={"fid": FID(),
+                                                  "is": InceptionScore(splits=1),  # one split: all images, any order
+                                                  "class_scores": ClassScores(), "manifold": PRDC()})
     data = DigitsDataModule(image_size=8, num_workers=0, batch_size=32 // devices)
     strategy = (GANDDPStrategy(process_group_backend="gloo", start_method="spawn", timeout=timedelta(seconds=60))
                 if devices > 1 else "auto")  # a collective call made by one rank only fails within a minute
@@ -272,7 +268,7 @@ def test_two_processes_score_like_one(fitted, tmp_path):
     # (a Xeon, during CI) and 1.2318 against 1.2295 (the same machine, alone), 4-5 of the 1,795
     # neighbour counts, with FID and IS equal to the digit. Allow a few such flips, far below what
     # scoring one rank's half of the images would move them (sampling noise ~0.02).
-    density_k = 5  # ImageMetrics' density_coverage_k
+    density_k = 5  # PRDC's density_coverage_k
     for name in ("precision", "recall", "coverage"):
         assert ddp[name] == pytest.approx(one[name], abs=4 / HELD_OUT_IMAGES), name
     assert ddp["density"] == pytest.approx(one["density"], abs=12 / (density_k * HELD_OUT_IMAGES)), "density"

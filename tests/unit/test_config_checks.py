@@ -4,8 +4,6 @@ closest key that exists."""
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
 
 from omegaconf import OmegaConf
@@ -17,8 +15,8 @@ from ganlab.config_checks import (SAMPLE_SCHEMA, ConfigError, check_accelerator,
                                   check_values, check_writable_dir)
 from ganlab.train import build_module
 
-from conftest import compose_config
-from conftest import compose_config as compose_train
+from helpers import compose_config
+from helpers import compose_config as compose_train
 
 UNWRITABLE = "/proc/ganlab_test/run"  # root ignores permission bits; /proc refuses new entries even to root
 
@@ -107,9 +105,7 @@ def test_sample_values_are_checked(values, message):
 
 
 def test_sample_defaults_pass_the_checks():
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("sample", overrides=["ckpt_path=x.ckpt"])
+    cfg = compose_config("ckpt_path=x.ckpt", config_name="sample")
     check_values(cfg, SAMPLE_SCHEMA, required={"ckpt_path"})
 
 

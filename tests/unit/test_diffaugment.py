@@ -145,7 +145,7 @@ def test_module_augments_real_and_fake_before_every_discriminator_call():
     from ganlab.module import GANModule
     from ganlab.networks import DCGANGenerator, DOut
 
-    from conftest import ToyData, fit_module
+    from helpers import ToyData, fit_module
 
     produced, received = [], []
 

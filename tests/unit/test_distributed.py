@@ -21,8 +21,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 
 from ganlab import CONFIG_DIR
@@ -34,7 +32,7 @@ from ganlab.latents import LatentSample
 from ganlab.module import GANModule
 from ganlab.networks import DOut
 
-from conftest import ToyGenerator
+from helpers import ToyGenerator, compose_config
 
 CONF = CONFIG_DIR
 SHAPE = (1, 4, 4)
@@ -256,11 +254,8 @@ def test_popen_inside_a_multirun_is_refused():
 
 @pytest.mark.parametrize("option, start_method", [("ddp", "popen"), ("ddp_spawn", "spawn"), ("ddp_cpu", "popen")])
 def test_data_parallel_trainer_configs_build_the_gan_strategy(tmp_path, option, start_method):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        # (GPU options are built on the CPU here: accelerator=cpu, two processes)
-        cfg = compose("train", overrides=[f"trainer={option}", "trainer.accelerator=cpu", "trainer.devices=2",
-                                          f"paths.output_dir={tmp_path}"])
+    # (GPU options are built on the CPU here: accelerator=cpu, two processes)
+    cfg = compose_config(f"trainer={option}", "trainer.accelerator=cpu", "trainer.devices=2", output_dir=tmp_path)
     assert cfg.trainer.use_distributed_sampler is False  # the DataModules shard the data themselves
     built = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(built.strategy, GANDDPStrategy)

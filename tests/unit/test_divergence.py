@@ -12,7 +12,7 @@ from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.divergence import DivergenceError, all_finite
 from ganlab.losses import NonSaturatingLoss
 
-from conftest import fit_module, make_toy_module
+from helpers import fit_module, make_toy_module
 
 
 class NaNLossAt(NonSaturatingLoss):

@@ -16,7 +16,7 @@ from ganlab.networks.infogan import InfoGANDiscriminator, QHead, feature_size
 from ganlab.step import DiscriminatorStep, GeneratorStep
 from ganlab.train import build_module
 
-from conftest import ToyData, ToyGenerator, compose_config, fit_module
+from helpers import ToyData, ToyGenerator, compose_config, fit_module
 
 SHAPE = (1, 16, 16)
 FAMILIES = {
@@ -146,8 +146,6 @@ def test_a_short_fit_logs_the_terms_and_writes_a_traversal_per_code(tmp_path):
 
 def test_sample_py_rebuilds_an_infogan_generator_and_truncates(tmp_path):
     import numpy as np
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
 
     from ganlab.sample import sample
     from ganlab.train import run
@@ -158,11 +156,8 @@ def test_sample_py_rebuilds_an_infogan_generator_and_truncates(tmp_path):
                          "callbacks.sample_grid.num_samples=4",
                          output_dir=tmp_path / "run")
     run(cfg)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        sample_cfg = compose("sample", overrides=[f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
-                                                  "num_samples=8", f"out={tmp_path / 's.npz'}", "truncation=0.5",
-                                                  "device=cpu"])
+    sample_cfg = compose_config(f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", "num_samples=8",
+                                f"out={tmp_path / 's.npz'}", "truncation=0.5", "device=cpu", config_name="sample")
     sample(sample_cfg)
     x = np.load(tmp_path / "s.npz")["x"]
     assert x.shape == (8, 16, 16, 1) and x.dtype == np.uint8

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from ganlab.callbacks.graceful_stop import GracefulStop, IgnoreStopSignals
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 
-from conftest import fit_module, make_toy_module
+from helpers import fit_module, make_toy_module
 
 
 class LastCheckpointAtTrainEnd(pl.Callback):

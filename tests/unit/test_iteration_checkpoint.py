@@ -9,7 +9,7 @@ import torch
 
 from ganlab.callbacks import IterationCheckpoint
 
-from conftest import RecordingLogger
+from helpers import RecordingLogger
 
 
 def load(path: Path) -> dict:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.metrics.manifold import ManifoldMetrics, kth_neighbour_distances, manifold_metrics
+from ganlab.metrics import Features
+from ganlab.metrics.manifold import PRDC, kth_neighbour_distances, manifold_metrics
 
 
 def line(*xs: float) -> torch.Tensor:
@@ -76,17 +77,13 @@ def test_too_few_samples_is_a_clear_error():
         manifold_metrics(line(0, 1, 2), line(0, 1, 2))
 
 
-def test_the_metric_keeps_real_features_across_resets():
+def test_the_metric_object_computes_the_four_from_the_shared_features():
     g = torch.Generator().manual_seed(2)
     real, fake = torch.randn(100, 4, generator=g), torch.randn(100, 4, generator=g)
-    metric = ManifoldMetrics()
-    metric.update(real[:60], real=True)
-    metric.update(real[60:], real=True)
-    metric.update(fake, real=False)
-    first = metric.compute()
-    metric.reset()
-    metric.update(fake, real=False)
-    assert metric.compute() == first == manifold_metrics(real, fake)
+    metric = PRDC(precision_recall_k=3, density_coverage_k=5, batch_size=7)
+    assert metric.names == ("precision", "recall", "density", "coverage")
+    first = metric.compute(Features(real, None), Features(fake, None), None)
+    assert metric.compute(Features(real, None), Features(fake, None), None) == first == manifold_metrics(real, fake)
 
 
 def test_agrees_with_torch_fidelity():
@@ -109,31 +106,23 @@ def test_agrees_with_the_authors_prdc():
         assert result[name] == pytest.approx(reference[name], abs=1e-6), name
 
 
-def test_feature_scores_report_them_next_to_fid_on_the_same_features():
-    from ganlab.metrics.scores import FeatureScores, score_names
+def test_the_metrics_callback_reports_them_next_to_fid_from_the_same_features():
+    from ganlab.callbacks import ImageMetrics
+    from ganlab.metrics import FID, RandomConvFeatures
 
-    g = torch.Generator().manual_seed(5)
-    real, fake = torch.randn(120, 6, generator=g), torch.randn(90, 6, generator=g) + 0.5
-    scores = FeatureScores(6, kid=False, inception_score=False, manifold=True)
-    assert scores.names == score_names(False, False, manifold=True) == [
-        "fid", "precision", "recall", "density", "coverage"]
-    scores.add_real(real)
-    for _ in range(2):  # the real features survive reset_generated
-        scores.add_generated(fake, None)
-        results = scores.compute()
-        scores.reset_generated()
-        assert set(results) == set(scores.names)
-        assert {k: results[k] for k in ("precision", "recall", "density", "coverage")} == manifold_metrics(real, fake)
+    metrics = ImageMetrics(RandomConvFeatures(), scores={"fid": FID(), "manifold": PRDC()})
+    assert metrics.names == ["fid", "precision", "recall", "density", "coverage"]
 
 
 def test_the_metrics_callback_reports_them(tmp_path):
-    from conftest import ToyData, fit_module, make_toy_module
+    from helpers import ToyData, fit_module, make_toy_module
 
     from ganlab.callbacks import ImageMetrics
-    from ganlab.metrics import RandomConvFeatures
+    from ganlab.metrics import FID, RandomConvFeatures
 
-    metrics = ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4), every_n=2, num_samples=64,
-                           batch_size=32, kid=False, inception_score=False, cache_dir=None, manifold=True)
+    metrics = ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4),
+                           scores={"fid": FID(), "manifold": PRDC()}, every_n=2, num_samples=64, batch_size=32,
+                           cache_dir=None)
     assert {"final/precision", "final/recall", "final/density", "final/coverage"} <= set(metrics.summary_names)
     fit_module(make_toy_module(iterations=2), ToyData(), callbacks=[metrics])
     assert set(metrics.results) == {"fid", "precision", "recall", "density", "coverage"}
@@ -142,9 +131,16 @@ def test_the_metrics_callback_reports_them(tmp_path):
 
 
 def test_k_must_leave_neighbours_in_the_sample():
+    from helpers import ToyData, fit_module, make_toy_module
+
     from ganlab.callbacks import ImageMetrics
     from ganlab.config_checks import ConfigError
     from ganlab.metrics import RandomConvFeatures
 
-    with pytest.raises(ConfigError, match="callbacks.metrics.density_coverage_k"):
-        ImageMetrics(RandomConvFeatures(), num_samples=5, manifold=True, density_coverage_k=5)
+    metrics = ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4),
+                           scores={"manifold": PRDC(density_coverage_k=5)}, every_n=2, num_samples=5, cache_dir=None)
+    with pytest.raises(ConfigError, match="callbacks.metrics.scores.manifold: density_coverage_k=5 must be below "
+                                          "callbacks.metrics.num_samples=5"):
+        fit_module(make_toy_module(iterations=1), ToyData(), callbacks=[metrics])
+    with pytest.raises(ValueError, match="precision_recall_k must be an integer >= 1, got 0"):
+        PRDC(precision_recall_k=0)

@@ -8,15 +8,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from ganlab import CONFIG_DIR
 from ganlab.callbacks import BestCheckpoint, ImageMetrics
+from ganlab.callbacks.metrics import interleave
 from ganlab.config_checks import ConfigError
-from ganlab.losses import NonSaturatingLoss
-from ganlab.metrics import (FeatureScores, InceptionFeatures, RandomConvFeatures, TorchScriptFeatures, as_features,
-                            fingerprint)
+from ganlab.metrics import (FID, KID, Features, InceptionFeatures, InceptionScore, RandomConvFeatures,
+                            TorchScriptFeatures, as_features, fingerprint)
 
-from conftest import ToyData as ToyImages
-from conftest import RecordingLogger, fit_module, make_toy_module
+from helpers import RecordingLogger, compose_config, fit_module, make_toy_module
+from helpers import ToyData as ToyImages
 
 
 # --- the scores ------------------------------------------------------------------------------------
@@ -32,52 +31,42 @@ def test_fid_matches_the_reference_and_the_gaussian_formula():
     g = torch.Generator().manual_seed(0)
     real = torch.randn(3000, 4, generator=g)
     fake = torch.randn(3000, 4, generator=g) + torch.tensor([1.0, 1.0, 1.0, 1.0])  # |mean shift|^2 = 4
-    scores = FeatureScores(4, kid=True, inception_score=False, kid_subsets=10, kid_subset_size=500)
-    scores.add_real(real)
-    scores.add_generated(fake, None)
-    results = scores.compute()
+    real_set, fake_set = Features(real, None), Features(fake, None)
+    results = {**FID().compute(real_set, fake_set, None),
+               **KID(subsets=10, subset_size=500).compute(real_set, fake_set, None)}
     assert results["fid"] == pytest.approx(reference_fid(real.double().numpy(), fake.double().numpy()), rel=1e-3)
     assert results["fid"] == pytest.approx(4.0, abs=0.3)  # same covariance: FID = |mu_a - mu_b|^2
     assert results["kid"] > 0.1
 
 
-def test_same_distribution_scores_near_zero_and_real_features_survive_reset():
+def test_same_distribution_scores_near_zero_and_the_real_features_are_left_as_they_were():
     torch.manual_seed(0)  # KID draws its subsets from the global generator: independent of test order
     g = torch.Generator().manual_seed(1)
-    real = torch.randn(2000, 3, generator=g)
-    scores = FeatureScores(3, kid=True, inception_score=False, kid_subsets=10, kid_subset_size=500)
-    scores.add_real(real)
-    for _ in range(2):  # two evaluations: the real features are kept, the generated ones are not
-        scores.add_generated(torch.randn(2000, 3, generator=g), None)
-        results = scores.compute()
-        scores.reset_generated()
+    real = Features(torch.randn(2000, 3, generator=g), None)
+    kept = real.features.clone()
+    for _ in range(2):  # two evaluations against the same real features
+        fake = Features(torch.randn(2000, 3, generator=g), None)
+        results = {**FID().compute(real, fake, None), **KID(subsets=10, subset_size=500).compute(real, fake, None)}
+        assert torch.equal(real.features, kept)
         assert results["fid"] < 0.05
         assert abs(results["kid"]) < 0.02  # a mean shift of 1 gives > 0.1 (test above)
 
 
 def test_inception_score_of_confident_balanced_and_of_uniform_predictions():
-    scores = FeatureScores(2, kid=False, inception_score=True, is_splits=1)
-    scores.add_real(torch.randn(10, 2))
+    metric, real = InceptionScore(splits=1), Features(torch.randn(10, 2), None)
     confident = torch.eye(5).repeat(40, 1) * 50.0  # every class equally often, each image certain
-    scores.add_generated(torch.randn(200, 2), confident)
-    assert scores.compute()["is"] == pytest.approx(5.0, rel=1e-3)  # exp(KL) = number of classes
-    scores.reset_generated()
-    scores.add_generated(torch.randn(200, 2), torch.zeros(200, 5))
-    assert scores.compute()["is"] == pytest.approx(1.0, rel=1e-4)  # uniform predictions: IS = 1
+    assert metric.compute(real, Features(torch.randn(200, 2), confident), None)["is"] == pytest.approx(5.0, rel=1e-3)
+    uniform = Features(torch.randn(200, 2), torch.zeros(200, 5))  # uniform predictions: IS = 1
+    assert metric.compute(real, uniform, None)["is"] == pytest.approx(1.0, rel=1e-4)
 
 
-def test_each_metric_gets_one_update_per_evaluation_whatever_the_batches(monkeypatch):
-    # Under several processes KID's and IS's list states are gathered one element per collective
-    # call: processes with shares of different sizes (hence different batch counts) must still
-    # hold the same number of elements, or the gathers mismatch.
-    scores = FeatureScores(3, kid=True, inception_score=True, kid_subsets=2, kid_subset_size=10, is_splits=2)
-    scores.add_real(torch.randn(40, 3))
-    for _ in range(3):
-        scores.add_generated(torch.randn(7, 3), torch.randn(7, 5))
-    scores.compute()
-    assert len(scores.kid.fake_features) == 1 and len(scores.inception_score.features) == 1
-    assert scores.kid.fake_features[0].shape == (21, 3)
-    assert int(scores.fid.fake_features_num_samples) == 21
+def test_the_shares_of_processes_are_reassembled_in_the_order_of_the_noise_whatever_their_sizes():
+    # Under several processes, process r generates images r, r + world, ... of the fixed noise; with
+    # 7 images and 3 processes the shares hold 3, 2 and 2 rows. Gathered, they must be the 7 rows in
+    # order, so that every process scores exactly the images one process would.
+    whole = torch.arange(7 * 2, dtype=torch.float32).view(7, 2)
+    assert torch.equal(interleave([whole[rank::3] for rank in range(3)]), whole)
+    assert torch.equal(interleave([whole]), whole)
 
 
 # --- feature networks ------------------------------------------------------------------------------
@@ -172,8 +161,17 @@ def test_best_checkpoint_follows_the_monitored_metric(tmp_path, monitor, mode, v
 
 def test_best_checkpoint_must_monitor_a_computed_metric():
     with pytest.raises(ConfigError, match="monitor='is' is not computed"):
-        ImageMetrics(RandomConvFeatures(), inception_score=False,
+        ImageMetrics(RandomConvFeatures(), scores={"fid": FID(), "is": None},
                      best_checkpoint=BestCheckpoint("/tmp", monitor="is", mode="max"))
+
+
+def test_scores_must_be_metrics_with_names_of_their_own():
+    with pytest.raises(ConfigError, match="callbacks.metrics.scores.fid is a Linear, not a metric"):
+        ImageMetrics(RandomConvFeatures(), scores={"fid": nn.Linear(1, 1)})
+    with pytest.raises(ConfigError, match="two metrics report fid"):
+        ImageMetrics(RandomConvFeatures(), scores={"fid": FID(), "again": FID()})
+    with pytest.raises(ValueError, match="subsets must be an integer >= 1, got 0"):
+        KID(subsets=0)
 
 
 # --- the callback in a run -------------------------------------------------------------------------
@@ -183,8 +181,8 @@ def ToyData() -> ToyImages:
 
 
 def make_metrics(tmp_path, **kwargs) -> ImageMetrics:
-    options = dict(every_n=2, num_samples=64, batch_size=32, kid_subsets=5, is_splits=2,
-                   cache_dir=str(tmp_path / "cache"),
+    options = dict(scores={"fid": FID(), "kid": KID(subsets=5), "is": InceptionScore(splits=2)},
+                   every_n=2, num_samples=64, batch_size=32, cache_dir=str(tmp_path / "cache"),
                    best_checkpoint=BestCheckpoint(str(tmp_path / "checkpoints")))
     options.update(kwargs)
     return ImageMetrics(RandomConvFeatures(num_features=8, num_logits=4, width=4), **options)
@@ -246,22 +244,14 @@ def test_inception_score_needs_logits(tmp_path):
         def forward(self, images):
             return images.float().flatten(1)[:, :4]
 
-    metrics = ImageMetrics(FeaturesOnly(), every_n=2, num_samples=32, kid=False, inception_score=True)
-    with pytest.raises(ConfigError, match="inception_score=false"):
+    metrics = ImageMetrics(FeaturesOnly(), scores={"fid": FID(), "is": InceptionScore()}, every_n=2, num_samples=32)
+    with pytest.raises(ConfigError, match=r"callbacks.metrics.scores.is: IS needs class logits.*scores.is=null"):
         fit(tmp_path, [metrics], ToyData(), iterations=1)
 
 
 # --- the config options ----------------------------------------------------------------------------
 def compose_callbacks(*overrides: str):
-    from pathlib import Path
-
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    conf = CONFIG_DIR
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        return compose("train", overrides=[*overrides, "paths.output_dir=/tmp/run"]).callbacks
+    return compose_config(*overrides, output_dir="/tmp/run").callbacks
 
 
 def test_metrics_options_compose_before_the_checkpoints():
@@ -275,3 +265,20 @@ def test_metrics_options_compose_before_the_checkpoints():
     metrics = instantiate(compose_callbacks("callbacks/metrics=random_features").metrics)
     assert isinstance(metrics, ImageMetrics) and isinstance(metrics.feature_network, RandomConvFeatures)
     assert metrics.best_checkpoint.path.name == "best.ckpt"
+    assert metrics.names == ["fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"]
+
+
+def test_the_options_share_their_common_keys_and_change_only_what_differs():
+    from hydra.utils import instantiate
+
+    random_features = compose_callbacks("callbacks/metrics=random_features").metrics
+    assert random_features.scores.kid.subsets == 50 and random_features.num_samples == 2000  # its own values
+    classifier = compose_callbacks("callbacks/metrics=classifier").metrics
+    assert list(classifier.scores) == ["fid", "kid", "is", "manifold", "class_scores"]  # the common ones, plus its own
+    assert classifier.scores.kid.subsets == 100
+    torchscript = compose_callbacks("callbacks/metrics=torchscript", "callbacks.metrics.feature_network.path=x")
+    assert torchscript.metrics.scores["is"] is None  # dropped: a TorchScript network may return features only
+    dropped = instantiate(compose_callbacks("callbacks/metrics=random_features", "callbacks.metrics.scores.kid=null",
+                                            "+callbacks.metrics.scores.fid_again={_target_:ganlab.metrics.FID}",
+                                            "callbacks.metrics.scores.fid=null").metrics)
+    assert dropped.names == ["is", "is_std", "precision", "recall", "density", "coverage", "fid"]  # one line each

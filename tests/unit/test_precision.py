@@ -21,7 +21,7 @@ from ganlab.networks import DOut
 from ganlab.regularizers import GradientPenalty, R1Penalty
 from ganlab.train import build_module
 
-from conftest import ToyData, ToyGenerator, compose_config, fit_module
+from helpers import ToyData, ToyGenerator, compose_config, fit_module
 
 CONF = CONFIG_DIR
 IMAGE_SHAPE = (1, 8, 8)

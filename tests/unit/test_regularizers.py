@@ -9,7 +9,7 @@ from ganlab.networks.output import DOut
 from ganlab.regularizers import GradientPenalty, R1Penalty, R2Penalty, Regularizer, WeightClip
 from ganlab.step import StepPart
 
-from conftest import ToyGenerator
+from helpers import ToyGenerator
 
 SHAPE = (3, 4, 4)  # (c, h, w)
 

@@ -14,7 +14,7 @@ from ganlab.checkpoints import (CheckpointError, hydra_output_subdir, is_newest_
                                 training_state)
 from ganlab.train import check_unchangeable, merge_overrides
 
-from conftest import fit_module, make_toy_module
+from helpers import fit_module, make_toy_module
 
 
 def fake_run(tmp_path: Path, states: dict[str, tuple[int, int]]) -> Path:

@@ -12,7 +12,7 @@ from ganlab.config_checks import ConfigError
 from ganlab.sample import check_space, check_writable, image_chunks, output_of, write_npz, write_samples
 from ganlab.sampling import generate
 
-from conftest import ToyGenerator
+from helpers import ToyGenerator
 
 
 def toy_generator() -> ToyGenerator:

@@ -15,7 +15,7 @@ from ganlab.losses import BoundaryEquilibriumLoss, RelativisticPairingLoss
 from ganlab.networks import DOut
 from ganlab.schedules import Cosine, LinearDecay
 
-from conftest import ToyData, fit_module, make_toy_module
+from helpers import ToyData, fit_module, make_toy_module
 
 LR = 1e-2
 

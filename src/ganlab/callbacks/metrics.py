@@ -1,41 +1,44 @@
-"""FID, KID and IS of generated against real images every N generator iterations and at the end."""
+"""Scores of generated against real images (FID, KID, IS, precision/recall/density/coverage, class
+scores, a user's own) every N generator iterations and at the end."""
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torchmetrics.utilities.distributed import gather_all_tensors
 
 from ganlab import names
 from ganlab.callbacks.best_checkpoint import BestCheckpoint
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.config_checks import ConfigError
-from ganlab.metrics.class_scores import CLASS_SCORE_NAMES, ClassTally
 from ganlab.metrics.features import Features, as_features, fingerprint
-from ganlab.metrics.real_features import cache_file, extract_features, load_or_compute, share
-from ganlab.metrics.scores import FeatureScores, score_names
+from ganlab.metrics.metric import FeatureMetric
+from ganlab.metrics.real_features import cache_file, extract_features, load_or_compute
 from ganlab.sampling import image_batches, quantize, seeded_labels, seeded_latent
 
 log = logging.getLogger(__name__)
+KEY = "callbacks.metrics"
 
 
 class ImageMetrics(pl.Callback):
     """Compares `num_samples` generated images with `num_samples` real ones through a feature
-    network: FID, and optionally KID, IS, and (`manifold`) precision, recall, density and coverage
-    (metrics/manifold.py), every `every_n` generator iterations and at the end of training. TensorBoard gets `metrics/<name>` against generator iterations; `best_checkpoint`
+    network, every `every_n` generator iterations and at the end of training: the network runs once
+    per image and every metric of `scores` (metrics/metric.py) computes its numbers from the same
+    features. TensorBoard gets `metrics/<name>` against generator iterations; `best_checkpoint`
     (optional) keeps `best.ckpt` at the best value of its monitored metric.
 
     - The generated set is the same every time (noise and labels from `seed`), so evaluations
       differ only by the weights; the run's EMA generator is evaluated when it keeps one.
     - Real-image features are computed once per dataset, resolution, image count and feature
       network and cached in `cache_dir` (None: not cached).
-    - Several processes: each one generates and featurises its own share of the images and holds
-      its share of the real features; torchmetrics sums/gathers the states when computing, so every
-      process gets the scores of all `num_samples` images.
+    - Several processes: each one generates and featurises its own share of the images; the shares
+      are gathered (in the order of the noise) and every process scores all `num_samples` images.
     - Evaluating does not touch the training's random stream (KID and IS draw their random subsets
       from a forked generator seeded with `seed`: the same images give the same scores).
     """
@@ -43,56 +46,39 @@ class ImageMetrics(pl.Callback):
     def __init__(
         self,
         feature_network: nn.Module,  # uint8 (n, c, h, w) -> features (n, d) or (features, logits (n, k))
+        scores: Mapping[str, FeatureMetric | None],  # name -> metric; None entries are left out
         every_n: int = 5000,  # generator iterations between evaluations (and one at the end)
         num_samples: int = 10_000,  # generated images, and real images, per evaluation
         batch_size: int = 200,  # images per forward pass of G and of the feature network
-        kid: bool = True,  # Kernel Inception Distance (keeps all features in memory)
-        inception_score: bool = True,  # needs a feature network that returns class logits
-        kid_subsets: int = 100,
-        kid_subset_size: int | None = None,  # None: min(1000, num_samples)
-        is_splits: int = 10,
         cache_dir: str | None = None,  # where real-image features are cached; None: no cache
         seed: int = 0,  # picks the real images and the noise of the generated ones
         best_checkpoint: BestCheckpoint | None = None,
-        class_scores: bool = False,  # class_share_min, class_accuracy: logits must index the data's classes
-        manifold: bool = False,  # precision, recall (Kynkaanniemi et al. 2019), density, coverage (Naeem et al. 2020)
-        precision_recall_k: int = 3,  # neighbours of precision and recall (the paper: 3)
-        density_coverage_k: int = 5,  # neighbours of density and coverage (the paper: 5)
     ):
         for key, value, least in (("every_n", every_n, 1), ("num_samples", num_samples, 2),
-                                  ("batch_size", batch_size, 1), ("kid_subsets", kid_subsets, 1),
-                                  ("is_splits", is_splits, 1)):
+                                  ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"callbacks.metrics.{key} must be an integer >= {least}, got {value!r}")
-        if kid_subset_size is not None and not 1 <= kid_subset_size <= num_samples:
-            raise ConfigError(f"callbacks.metrics.kid_subset_size={kid_subset_size} must be between 1 and "
-                              f"callbacks.metrics.num_samples={num_samples} (null: min(1000, num_samples))")
-        for key, k in (("precision_recall_k", precision_recall_k), ("density_coverage_k", density_coverage_k)):
-            if manifold and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < num_samples):
-                raise ConfigError(f"callbacks.metrics.{key} must be an integer between 1 and num_samples - 1 "
-                                  f"({num_samples - 1}), got {k!r}")
-        self.names = (score_names(kid, inception_score, manifold)
-                      + (list(CLASS_SCORE_NAMES) if class_scores else []))
+                raise ConfigError(f"{KEY}.{key} must be an integer >= {least}, got {value!r}")
+        self.scores = {name: metric for name, metric in scores.items() if metric is not None}
+        for name, metric in self.scores.items():
+            if not isinstance(metric, FeatureMetric):
+                raise ConfigError(f"{KEY}.scores.{name} is a {type(metric).__name__}, not a metric "
+                                  "(a ganlab.metrics.FeatureMetric with names and compute)")
+        self.names = [name for metric in self.scores.values() for name in metric.names]
+        repeated = sorted({name for name in self.names if self.names.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"{KEY}.scores: two metrics report {', '.join(repeated)}; keep one of them")
         if best_checkpoint is not None and best_checkpoint.monitor not in self.names:
-            raise ConfigError(f"callbacks.metrics.best_checkpoint.monitor={best_checkpoint.monitor!r} is not computed; "
+            raise ConfigError(f"{KEY}.best_checkpoint.monitor={best_checkpoint.monitor!r} is not computed; "
                               f"choose one of {self.names}")
         self.feature_network = feature_network.eval().requires_grad_(False)
         self.every_n = every_n
         self.num_samples = num_samples
         self.batch_size = batch_size
-        self.kid = kid
-        self.manifold = manifold
-        self.precision_recall_k, self.density_coverage_k = precision_recall_k, density_coverage_k
-        self.inception_score = inception_score
-        self.kid_subsets = kid_subsets
-        self.kid_subset_size = kid_subset_size if kid_subset_size is not None else min(1000, num_samples)
-        self.is_splits = is_splits
         self.cache_dir = cache_dir
         self.seed = seed
         self.best_checkpoint = best_checkpoint
-        self.class_scores = class_scores
         self.reference: dict[str, float] = {}  # a fitted feature network's report (classifier_accuracy, fid_floor)
-        self.scores: FeatureScores | None = None  # built at fit start, holding the real features
+        self.real: Features | None = None  # all real features, on the device; set at fit start
         self.results: dict[str, float] = {}  # the latest evaluation
         self.evaluated_at: int | None = None  # its generator iteration
 
@@ -133,21 +119,13 @@ class ImageMetrics(pl.Callback):
         # ---
         self.feature_network.to(pl_module.device)
         real = self._real_features(trainer, pl_module.device)
-        if self.class_scores and (real.logits is None or real.logits.shape[1] != trainer.datamodule.num_classes):
-            raise ConfigError(f"callbacks.metrics.class_scores=true needs a feature network whose logits are the "
-                              f"data's {trainer.datamodule.num_classes} classes (callbacks/metrics=classifier); "
-                              f"this one returns {None if real.logits is None else real.logits.shape[1]}. "
-                              "Set callbacks.metrics.class_scores=false.")
-        if self.inception_score and real.logits is None:
-            raise ConfigError("callbacks.metrics.inception_score=true needs class logits, but the feature network "
-                              "returns features only; set callbacks.metrics.inception_score=false or return "
-                              "(features, logits) from it")
-        self.scores = FeatureScores(real.features.shape[1], kid=self.kid, inception_score=self.inception_score,
-                                    kid_subsets=self.kid_subsets, kid_subset_size=self.kid_subset_size,
-                                    is_splits=self.is_splits, manifold=self.manifold,
-                                    precision_recall_k=self.precision_recall_k,
-                                    density_coverage_k=self.density_coverage_k).to(pl_module.device)
-        self.scores.add_real(share(real, trainer.global_rank, trainer.world_size).features.to(pl_module.device))
+        for name, metric in self.scores.items():
+            try:
+                metric.check(real, trainer.datamodule.num_classes, self.num_samples)
+            except ValueError as error:
+                raise ConfigError(f"{KEY}.scores.{name}: {error}") from None
+        self.real = Features(real.features.to(pl_module.device),
+                             None if real.logits is None else real.logits.to(pl_module.device))
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if pl_module.g_iter % self.every_n == 0:  # one batch = one generator iteration
@@ -173,30 +151,31 @@ class ImageMetrics(pl.Callback):
     def evaluate(self, trainer: pl.Trainer, pl_module) -> dict[str, float]:
         """Generates this process's share of the images, scores them against the real features
         (a collective call under several processes), logs the scores and updates best.ckpt."""
-        if self.scores is None:  # fast_dev_run
+        if self.real is None:  # fast_dev_run
             return {}
         started = time.perf_counter()
         device, g_iter = pl_module.device, pl_module.g_iter
         generator = pl_module.evaluation_generator
         rank, world_size = trainer.global_rank, trainer.world_size
         z = seeded_latent(pl_module.latent, self.num_samples, self.seed).z[rank::world_size]  # (n / world, d)
-        labels = (seeded_labels(self.num_samples, generator.num_classes, self.seed + 1)[rank::world_size]
-                  if generator.num_classes > 0 else None)
-        tally = ClassTally(trainer.datamodule.num_classes, device) if self.class_scores else None
-        requested = labels if generator.conditional else None  # class_accuracy: conditional generators only
-        for i, images in enumerate(image_batches(generator, z, labels, device, self.batch_size)):
+        labels = (seeded_labels(self.num_samples, generator.num_classes, self.seed + 1)
+                  if generator.num_classes > 0 else None)  # (n,) all images'
+        features, logits = [], []
+        share = None if labels is None else labels[rank::world_size]
+        for images in image_batches(generator, z, share, device, self.batch_size):
             out = as_features(self.feature_network(quantize(images)))
-            self.scores.add_generated(out.features.float(), None if out.logits is None else out.logits.float())
-            if tally is not None:  # class scores (metrics/class_scores.py), batch i of the requested labels
-                tally.add(out.logits, None if requested is None else requested.split(self.batch_size)[i])
+            features.append(out.features.float())
+            if out.logits is not None:
+                logits.append(out.logits.float())
+        fake = Features(gather_rows(torch.cat(features), world_size),  # (n, d): every process's, in order
+                        gather_rows(torch.cat(logits), world_size) if logits else None)
+        requested = labels.to(device) if labels is not None and generator.conditional else None
         rng_devices = [device.index or 0] if device.type == "cuda" else []
+        results = {}
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(self.seed)
-            results = self.scores.compute()
-        self.scores.reset_generated()
-        if tally is not None:
-            results.update(tally.compute(lambda t: trainer.strategy.reduce(t, reduce_op="sum")
-                                         if trainer.world_size > 1 else t))
+            for metric in self.scores.values():
+                results.update(metric.compute(self.real, fake, requested))
         if trainer.world_size > 1:  # bit-identical on every rank, so every rank takes the same decisions
             results = trainer.strategy.broadcast(results, src=0)
         self.results, self.evaluated_at = results, g_iter
@@ -238,3 +217,19 @@ class ImageMetrics(pl.Callback):
         if trainer.world_size > 1:
             features = trainer.strategy.broadcast(features, src=0)
         return features
+
+
+def gather_rows(rows: Tensor, world_size: int) -> Tensor:
+    """Process r holds rows r, r + world_size, ... of a whole (n, ...): the whole, in order, on every
+    process (a collective call under several processes; shares may differ in size by one row)."""
+    if world_size == 1:
+        return rows
+    return interleave(gather_all_tensors(rows.contiguous()))
+
+
+def interleave(parts: list[Tensor]) -> Tensor:
+    """parts[r] (rows r, r + len(parts), ... of a whole) -> the whole."""
+    whole = parts[0].new_empty((sum(len(part) for part in parts), *parts[0].shape[1:]))
+    for rank, part in enumerate(parts):
+        whole[rank::len(parts)] = part.to(whole.device)
+    return whole

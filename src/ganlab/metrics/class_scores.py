@@ -1,5 +1,5 @@
-"""Class scores of generated images from a classifier of the data's own classes
-(`callbacks/metrics=classifier`):
+"""Class scores of generated images from a classifier of the data's own classes (the feature network
+of `callbacks/metrics=classifier`, whose logits are the data's classes):
 
 - `class_accuracy` (conditional generators): the share of generated images classified as the class
   they were generated for, as the AC-GAN (Odena et al. 2017) and projection-discriminator (Miyato &
@@ -10,41 +10,39 @@
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
+
+from ganlab.metrics.features import Features
+from ganlab.metrics.metric import FeatureMetric
 
 CLASS_SCORE_NAMES = ("class_share_min", "class_accuracy")
 
 
-class ClassTally:
-    """Counts, over the batches of one evaluation, the generated images per predicted class and
-    those predicted as their requested class."""
+def class_scores(logits: Tensor, labels: Tensor | None) -> dict[str, float]:
+    """logits (n, k) of the classifier; labels (n,) the requested classes, or None (unconditional:
+    no class_accuracy)."""
+    predicted = logits.argmax(1)  # (n,)
+    counts = torch.bincount(predicted, minlength=logits.shape[1])  # (k,) per predicted class
+    results = {"class_share_min": float(counts.min()) / len(predicted)}
+    if labels is not None:
+        results["class_accuracy"] = float((predicted == labels.to(predicted.device)).sum()) / len(predicted)
+    return results
 
-    def __init__(self, num_classes: int, device: torch.device | str = "cpu"):
-        self.counts = torch.zeros(num_classes, dtype=torch.long, device=device)  # (k,) per predicted class
-        self.hits = torch.zeros((), dtype=torch.long, device=device)  # predicted == requested
-        self.conditional = False
 
-    def add(self, logits: Tensor, requested: Tensor | None) -> None:
-        """A batch: logits (n, k) of the classifier, requested (n,) classes or None (unconditional)."""
-        if logits.shape[1] != self.counts.shape[0]:
-            raise ValueError(f"class scores: the classifier has {logits.shape[1]} classes, the data "
-                             f"{self.counts.shape[0]}")
-        predicted = logits.argmax(1)  # (n,)
-        self.counts += torch.bincount(predicted, minlength=self.counts.shape[0])
-        if requested is not None:
-            self.conditional = True
-            self.hits += (predicted == requested.to(predicted.device)).sum()
+class ClassScores(FeatureMetric):
+    """class_share_min, and class_accuracy when the generator is conditional."""
 
-    def compute(self, reduce: Callable[[Tensor], Tensor] = lambda t: t) -> dict[str, float]:
-        """The scores; `reduce` sums a tensor over processes (each holds its share of the images)."""
-        counts, hits = reduce(self.counts.clone()), reduce(self.hits.clone())
-        total = int(counts.sum())
-        if total == 0:
-            return {}
-        results = {"class_share_min": float(counts.min()) / total}
-        if self.conditional:
-            results["class_accuracy"] = float(hits) / total
-        return results
+    names = CLASS_SCORE_NAMES
+
+    def check(self, real: Features, num_classes: int, num_samples: int) -> None:
+        found = None if real.logits is None else real.logits.shape[1]
+        if found != num_classes:
+            raise ValueError(f"class scores need a feature network whose logits are the data's {num_classes} "
+                             f"classes (callbacks/metrics=classifier); this one returns {found}. Drop them "
+                             "(callbacks.metrics.scores.class_scores=null).")
+
+    def compute(self, real: Features, fake: Features, labels: Tensor | None) -> dict[str, float]:
+        if fake.logits is None:
+            raise ValueError("class scores need class logits, but the feature network returned none")
+        return class_scores(fake.logits, labels)

@@ -37,7 +37,9 @@ from torch.utils.data import DataLoader, Subset
 from ganlab.atomic import write_atomically
 from ganlab.config_checks import ConfigError
 from ganlab.data.transforms import to_unit_range
-from ganlab.metrics.scores import FeatureScores
+from ganlab.metrics.features import Features
+from ganlab.metrics.fid import FID
+from ganlab.metrics.inception_score import InceptionScore
 from ganlab.sampling import quantize
 
 log = logging.getLogger(__name__)
@@ -250,14 +252,12 @@ class ClassifierFeatures(nn.Module):
         accuracy = (test_logits.argmax(1) == split.test_labels).float().mean().item()
         n_test, n_train = min(num_samples, len(split.test_labels)), min(num_samples, len(split.train_labels))
         train_features, _ = self._outputs(split.train_images[:n_train], device)
-        scores = FeatureScores(train_features.shape[1], kid=False, inception_score=True,
-                               is_splits=min(10, n_test), distributed=False)  # rank 0 alone (fit_to_data)
-        scores.add_real(train_features)
-        scores.add_generated(test_features[:n_test], test_logits[:n_test])
+        real, held_out = Features(train_features, None), Features(test_features[:n_test], test_logits[:n_test])
         with torch.random.fork_rng():
             torch.manual_seed(self.seed)  # IS shuffles with the global generator
-            results = scores.compute()
-        return {"classifier_accuracy": accuracy, "fid_floor": results["fid"], "is_real": results["is"]}
+            fid = FID().compute(real, held_out, None)["fid"]
+            inception_score = InceptionScore(splits=min(10, n_test)).compute(real, held_out, None)["is"]
+        return {"classifier_accuracy": accuracy, "fid_floor": fid, "is_real": inception_score}
 
     def _outputs(self, images: Tensor, device: torch.device, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
         """Features and logits of uint8 images, on the CPU."""

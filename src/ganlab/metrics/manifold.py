@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
+
+from ganlab.metrics.features import Features
+from ganlab.metrics.metric import FeatureMetric, positive_int
 
 NAMES = ("precision", "recall", "density", "coverage")
 
@@ -68,33 +69,24 @@ def manifold_metrics(real: Tensor, fake: Tensor, precision_recall_k: int = 3, de
     }
 
 
-class ManifoldMetrics(Metric):
-    """`manifold_metrics` as a torchmetrics metric: it keeps the real features between evaluations
-    (`reset()` forgets only the generated ones) and, under several processes, gathers every
-    process's features in `compute()`, like KID."""
+class PRDC(FeatureMetric):
+    """precision, recall (k = `precision_recall_k`, the paper's 3), density and coverage
+    (k = `density_coverage_k`, the paper's 5) of the generated against the real features, in one
+    blockwise pass of `batch_size` rows."""
 
-    full_state_update = False
+    names = NAMES
 
-    def __init__(self, precision_recall_k: int = 3, density_coverage_k: int = 5, batch_size: int = 1024, **kwargs):
-        super().__init__(**kwargs)
-        for key, value in (("precision_recall_k", precision_recall_k), ("density_coverage_k", density_coverage_k),
-                           ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"callbacks.metrics.{key} must be a positive integer, got {value!r}")
-        self.precision_recall_k = precision_recall_k
-        self.density_coverage_k = density_coverage_k
-        self.batch_size = batch_size
-        self.add_state("real_features", [], dist_reduce_fx=None)
-        self.add_state("fake_features", [], dist_reduce_fx=None)
+    def __init__(self, precision_recall_k: int = 3, density_coverage_k: int = 5, batch_size: int = 1024):
+        self.precision_recall_k = positive_int("precision_recall_k", precision_recall_k)
+        self.density_coverage_k = positive_int("density_coverage_k", density_coverage_k)
+        self.batch_size = positive_int("batch_size", batch_size)
 
-    def update(self, features: Tensor, real: bool) -> None:  # type: ignore[override]
-        (self.real_features if real else self.fake_features).append(features.detach())
+    def check(self, real: Features, num_classes: int, num_samples: int) -> None:
+        for key, k in (("precision_recall_k", self.precision_recall_k), ("density_coverage_k", self.density_coverage_k)):
+            if k >= num_samples:
+                raise ValueError(f"{key}={k} must be below callbacks.metrics.num_samples={num_samples}: "
+                                 "each image needs that many neighbours")
 
-    def compute(self) -> dict[str, float]:  # type: ignore[override]
-        return manifold_metrics(dim_zero_cat(self.real_features), dim_zero_cat(self.fake_features),
-                                self.precision_recall_k, self.density_coverage_k, self.batch_size)
-
-    def reset(self) -> None:
-        default = self._defaults.pop("real_features")  # as KID's reset_real_features=False does
-        super().reset()
-        self._defaults["real_features"] = default
+    def compute(self, real: Features, fake: Features, labels: Tensor | None) -> dict[str, float]:
+        return manifold_metrics(real.features, fake.features.to(real.features.device), self.precision_recall_k,
+                                self.density_coverage_k, self.batch_size)

@@ -1,9 +1,8 @@
 """Features of the real images, computed once per dataset, resolution, image count and feature
 network, and cached on disk.
 
-The cache holds the features themselves (not FID's mean and covariance): KID needs them, and a
-run on several processes gives each process its own share of the rows, so that the metric states,
-summed or gathered over processes, describe each real image exactly once.
+The cache holds the features themselves (not FID's mean and covariance): KID, precision/recall and
+a user's own metrics need them.
 """
 from __future__ import annotations
 
@@ -58,8 +57,3 @@ def load_or_compute(path: Path | None, compute: Callable[[], Features]) -> Featu
         log.info("real-image features cached in %s", path)
     return features
 
-
-def share(features: Features, rank: int, world_size: int) -> Features:
-    """Rows rank, rank + world_size, ...: this process's share of the real images."""
-    return Features(features.features[rank::world_size],
-                    None if features.logits is None else features.logits[rank::world_size])

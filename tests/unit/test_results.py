@@ -1,0 +1,120 @@
+"""ganlab.results and ganlab.results_pages: records, their aggregation over seeds, the generated pages
+and turning finished runs (a run directory, a sweep's summary.csv) into records."""
+import csv
+import json
+import math
+import statistics
+
+import pytest
+
+from ganlab.results import Record, load, record
+from ganlab.results_pages import ResultsError, add, aggregate, commands_of, format_value, main, mean_sd, render, stale_pages
+
+
+def test_mean_sd_known_values():
+    mean, sd = mean_sd([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])
+    assert mean == 5.0
+    assert sd == pytest.approx(math.sqrt(32 / 7))  # sample sd (n - 1), not the population's 2.0
+    assert mean_sd([1.647, 1.545, 1.557, 1.818, 1.938]) == (pytest.approx(1.701), pytest.approx(0.17164, abs=5e-6))
+    assert mean_sd([3.5]) == (3.5, None)
+    with pytest.raises(ValueError):
+        mean_sd([])
+
+
+def test_format_value():
+    assert format_value(1.701, 0.16999) == "1.70 +- 0.17"
+    assert format_value(0.9898, 0.0018) == "0.9898 +- 0.0018"
+    assert format_value(194.4, 22.6) == "194 +- 23"
+    assert format_value(19.87, 2.62) == "19.9 +- 2.6"
+    assert format_value(0.507) == "0.507"
+    assert format_value(float("nan")) == "n/a"
+
+
+def test_aggregate_groups_by_setting_metric_budget(tmp_path):
+    for seed, value in enumerate([1.0, 2.0, 4.0]):
+        record("b", "s", "fid", value, seed=seed, budget=100, command=f"python train.py seed={seed}", paper=3.0,
+               hardware="cpu (1 thread)", date=f"2026-01-0{seed + 1}", results_dir=tmp_path)
+    record("b", "s", "fid", 9.0, seed=0, budget=200, results_dir=tmp_path, hardware="x", date="2026-02-01")
+    record("b", "s", "fid", 5.0, sd=0.5, n=10, budget=300, results_dir=tmp_path)  # a reported mean +- sd of 10
+    rows = aggregate(load([tmp_path]))
+    assert [(r.budget, r.n) for r in rows] == [(100, 3), (200, 1), (300, 10)]
+    first = rows[0]
+    assert first.mean == pytest.approx(7 / 3) and first.sd == pytest.approx(statistics.stdev([1.0, 2.0, 4.0]))
+    assert first.paper == 3.0 and first.hardware == ("cpu (1 thread)",)
+    assert first.dates == ("2026-01-01", "2026-01-02", "2026-01-03")
+    assert commands_of(rows[:1]) == ["python train.py seed=S"]
+    assert rows[1].sd is None and rows[2].mean == 5.0 and rows[2].sd == 0.5
+
+
+def test_pages_show_rows_and_papers(tmp_path):
+    results = tmp_path / "results"
+    record("toy", "ring / GAN", "modes", 6.0, seed=0, budget=10, paper=6.3, command="python train.py seed=0",
+           results_dir=results)
+    record("toy", "ring / GAN", "modes", 8.0, seed=1, budget=10, paper=6.3, command="python train.py seed=1",
+           results_dir=results)
+    record("toy", "ring / GAN", "cpu_minutes", 1.5, seed=0, budget=10, results_dir=results)
+    (results / "toy.md").write_text("# A toy benchmark\n\nWhat it measures.\n")
+    pages = render(results)
+    assert "## A toy benchmark" in pages["results.md"] and "What it measures." in pages["results.md"]
+    assert "| ring / GAN | modes | 7.0 +- 1.4 | 2 | 10 | 6.3 |" in pages["results.md"]
+    assert "python train.py seed=S" in pages["results.md"]
+    assert "| ring / GAN | modes | 6.3 | 7.0 +- 1.4 | 2 | 10 |" in pages["reproductions.md"]
+    assert "cpu_minutes" not in pages["reproductions.md"]  # no published figure: results page only
+    docs = tmp_path / "docs"
+    assert main(["render", "--results", str(results), "--docs", str(docs)]) == 0
+    assert stale_pages(results, docs) == []
+    record("toy", "ring / GAN", "modes", 9.0, seed=2, budget=10, results_dir=results)
+    assert main(["render", "--check", "--results", str(results), "--docs", str(docs)]) == 1
+
+
+def test_load_names_a_bad_line(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"benchmark": "b"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:1"):
+        load([tmp_path])
+
+
+def _fake_run(run_dir, overrides, metrics):
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_add_a_run_directory(tmp_path):
+    run = tmp_path / "run"
+    _fake_run(run, ["experiment=mnist_fast", "seed=2"],
+              {"iterations": 8000, "final/loss_d": 1.0, "final/fid": 6.2, "final/is": 6.5})
+    added = add(run, "presets", "mnist_fast", paper={"fid": 5.0}, hardware="cpu (1 thread)",
+                results_dir=tmp_path / "results")
+    assert [(r.metric, r.value, r.seed, r.budget, r.paper) for r in added] == [
+        ("fid", 6.2, 2, 8000, 5.0), ("is", 6.5, 2, 8000, None)]  # losses left out unless asked for
+    assert added[0].command == "python train.py experiment=mnist_fast seed=2"
+    assert load([tmp_path / "results"]) == added
+    with pytest.raises(ResultsError, match="kid"):
+        add(run, "presets", "x", metrics=["kid"], results_dir=tmp_path / "results")
+
+
+def test_add_a_sweep_summary(tmp_path):
+    summary = tmp_path / "summary.csv"
+    with summary.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["job", "status", "varied", "iterations", "final/fid", "overrides",
+                                               "error", "directory"])
+        writer.writeheader()
+        writer.writerow({"job": 0, "status": "completed", "iterations": 50, "final/fid": 3.0,
+                         "overrides": "loss=gan seed=0", "directory": str(tmp_path / "0")})
+        writer.writerow({"job": 1, "status": "failed", "overrides": "loss=hinge seed=0", "error": "diverged"})
+        writer.writerow({"job": 2, "status": "completed", "iterations": 50, "final/fid": 5.0,
+                         "overrides": "loss=gan seed=1", "directory": str(tmp_path / "2")})
+    added = add(summary, "grid", "{loss}", results_dir=tmp_path / "results", hardware="cpu (1 thread)")
+    assert [(r.setting, r.seed, r.value) for r in added] == [("gan", 0, 3.0), ("gan", 1, 5.0)]
+    (row,) = aggregate(added)
+    assert (row.mean, row.n) == (4.0, 2) and row.sd == pytest.approx(math.sqrt(2))
+    with pytest.raises(ResultsError, match="conditioning"):
+        add(summary, "grid", "{conditioning}", results_dir=tmp_path / "results")
+    assert len(load([tmp_path / "results"])) == 2  # nothing written by the refused call
+    assert main(["add", str(tmp_path / "missing"), "--benchmark", "b", "--setting", "s"]) == 2
+
+
+def test_records_round_trip(tmp_path):
+    entry = record("b", "s", "m", 1, seed=0, config={"a": 1}, results_dir=tmp_path)
+    assert isinstance(entry, Record) and entry.value == 1.0 and entry.version and entry.date and entry.hardware
+    assert load([tmp_path / "b.jsonl"]) == [entry]

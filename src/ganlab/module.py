@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
-from ganlab import names
+from ganlab import checks, names
 from ganlab.augment.instance_noise import InstanceNoise
 from ganlab.diagnostics import DiscriminatorWinsWatch, gradient_norm
 from ganlab.divergence import DivergenceMonitor, verdict
@@ -67,12 +67,9 @@ class GANModule(pl.LightningModule):
         if not isinstance(generator, Generator):
             raise TypeError(f"the generator must be a ganlab.networks.Generator (latent_dim, num_classes, "
                             f"conditional), got {type(generator).__name__}")
-        if d_steps_per_g_step < 1:
-            raise ValueError(f"loss.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
-        if iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
-        if log_every_n < 1:
-            raise ValueError(f"log_every_n must be >= 1, got {log_every_n}")
+        for key, value in (("d_steps_per_g_step", d_steps_per_g_step), ("iterations", iterations),
+                           ("log_every_n", log_every_n)):
+            checks.positive_int(value, key)  # (config keys loss.d_steps_per_g_step, ...: config_checks.TRAIN_SCHEMA)
         latent = latent if latent is not None else GaussianLatent(generator.latent_dim)
         if latent.input_dim != generator.latent_dim:
             raise ValueError(f"the latent draws inputs of size {latent.input_dim}, but the generator reads "

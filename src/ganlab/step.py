@@ -70,7 +70,13 @@ class StepPart:
 
     A part that keeps state (BEGAN's k_t) is also an `nn.Module` holding it in buffers: the
     GANModule registers it, so the state is in the checkpoint's state_dict and on the device.
+
+    `needs`: what the part reads from the discriminator beyond its score (names from
+    `ganlab.networks.output`: RECONSTRUCTION, CLASS_LOGITS, CODES, FEATURES, PER_SAMPLE); the build
+    step refuses, before training, a discriminator that does not provide it (ganlab.build).
     """
+
+    needs: frozenset[str] = frozenset()
 
     def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
         return {}

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ganlab import CONFIG_DIR
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 CONF = CONFIG_DIR
 

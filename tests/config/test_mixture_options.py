@@ -15,7 +15,7 @@ from ganlab.callbacks.mode_metrics import ModeMetrics
 from ganlab.losses.unrolled import UnrolledLoss
 from ganlab.networks.layers import MinibatchStdDev
 from ganlab.networks.packing import PackedDiscriminator
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 CONF = CONFIG_DIR
 ROWS = sorted(p.stem for p in (CONF / "pacgan_row").glob("*.yaml"))

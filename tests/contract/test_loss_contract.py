@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from ganlab import CONFIG_DIR
 from ganlab.step import DiscriminatorStep, StepPart, total
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from conftest import ToyData, fit_module
 

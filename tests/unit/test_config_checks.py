@@ -15,7 +15,7 @@ from ganlab import config_checks
 from ganlab.cli import CheckOutputDir, check_command_line, report_errors
 from ganlab.config_checks import (SAMPLE_SCHEMA, ConfigError, check_accelerator, check_config, check_labels,
                                   check_values, check_writable_dir)
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from conftest import compose_config
 from conftest import compose_config as compose_train
@@ -39,8 +39,6 @@ CONF = CONFIG_DIR
     (["optim.discriminator.lr=abc"], "optim.discriminator.lr must be a positive number, got 'abc'"),
     (["data.num_workers=-1"], "data.num_workers must be an integer >= 0, got -1"),
     (["data=image_folder", "data.channels=2"], "data.channels must be one of 1, 3, got 2"),
-    (["loss=wgan_gp", "loss.regularizers.gradient_penalty.weight=-1"],
-     "loss.regularizers.gradient_penalty.weight must be a non-negative number, got -1"),
     (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
@@ -52,8 +50,38 @@ def test_a_bad_value_names_the_key_and_what_is_allowed(overrides, message):
     assert str(error.value).startswith(message)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["loss=wgan_gp", "loss.regularizers.gradient_penalty.weight=-1"],
+     "loss.regularizers.gradient_penalty.weight must be a non-negative number, got -1"),
+    (["loss.objective.label_smoothing=1.5"], "loss.objective.label_smoothing must be a number in [0, 1), got 1.5"),
+    (["loss=ebgan", "loss.objective.margin=0"], "loss.objective.margin must be a positive number, got 0"),
+    (["loss=wgan_clip", "loss.constraints.weight_clip.clip_value=0"],
+     "loss.constraints.weight_clip.clip_value must be a positive number, got 0"),
+    (["conditioning=acgan", "conditioning.auxiliary.class_loss.weight=-1"],
+     "conditioning.auxiliary.class_loss.weight must be a non-negative number, got -1"),
+    (["regularizer=r1", "loss.regularizers.r1.every_n=0"], "loss.regularizers.r1.every_n must be a positive integer"),
+    (["ema=default", "ema.decay=1.0"], "ema.decay must be a number in [0, 1), got 1.0"),
+    (["latent=infogan", "latent.continuous=-1"], "latent.continuous must be an integer >= 0, got -1"),
+    (["latent=infogan", "infogan.loss.continuous_weight=-0.1"],
+     "infogan.loss.continuous_weight must be a non-negative number, got -0.1"),
+    (["unrolled=default", "unrolled.steps=-1"], "unrolled.steps must be an integer >= 0, got -1"),
+    (["instance_noise=default", "instance_noise.std=-1"], "instance_noise.std must be a non-negative number, got -1"),
+    (["scheduler=linear_decay", "scheduler.generator.total=0"], "scheduler.generator.total must be a positive integer"),
+    (["loss=lsgan", "loss.objective.a=1"], "loss.objective (LeastSquaresLoss): the real label b and the fake label a "
+                                           "must differ, got a = b = 1"),
+])
+def test_a_value_a_constructor_refuses_names_its_config_key_once(overrides, message, capsys):
+    """Values the objects check themselves (ganlab.checks): the error names the config key, once."""
+    cfg = compose_config("data=digits", *overrides)
+    check_config(cfg)  # not the schema's: the constructor's
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(build_module, cfg, (1, 28, 28), 10 if cfg.conditioning.uses_labels else 0)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+
+
 # Every option of every config group (callbacks/<name>/ included), found on disk: a new option is checked too.
-SKIP_GROUPS = {"hydra", "paths", "hparams_search", "model_loss"}  # Hydra's own, or picked by the others
+SKIP_GROUPS = {"hydra", "paths", "hparams_search"}  # Hydra's own, or picked by the others
 OPTIONS = sorted((str(p.parent.relative_to(CONF)), p.stem) for p in CONF.glob("*/**/*.yaml")
                  if p.parent.relative_to(CONF).parts[0] not in SKIP_GROUPS and p.parent != CONF / "callbacks")
 

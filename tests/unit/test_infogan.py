@@ -14,7 +14,7 @@ from ganlab.names import D_INFO, G_INFO
 from ganlab.networks import DCGANDiscriminator, MLPAutoencoder, MLPDiscriminator, ResNetDiscriminator
 from ganlab.networks.infogan import InfoGANDiscriminator, QHead, feature_size
 from ganlab.step import DiscriminatorStep, GeneratorStep
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from conftest import ToyData, ToyGenerator, compose_config, fit_module
 

@@ -151,9 +151,14 @@ def test_packed_pacgan_discriminator_sees_the_whole_pack():
 def test_packing_errors():
     with pytest.raises(ValueError, match="multiple of packing.samples=3"):
         PackedDiscriminator(Recorder, (2,), samples=3)(torch.randn(10, 2))
-    with pytest.raises(ConfigError, match="conditioning=none"):
-        PackedDiscriminator(lambda s: PacGANDiscriminator(s, num_classes=3, label_dim=2), (2,), samples=2)
-    with pytest.raises(ConfigError, match="packing.samples"):
+    conditional = PackedDiscriminator(lambda s: PacGANDiscriminator(s, num_classes=3, label_dim=2), (2,), samples=2)
+    assert conditional.conditional and "per_sample" not in conditional.provides  # the build step refuses it:
+    from conftest import compose_config
+    from ganlab.build import build_module
+
+    with pytest.raises(ConfigError, match="^model=pacgan with packing .* cannot serve conditioning=concat: .*without packing"):
+        build_module(compose_config("model=pacgan", "packing=pacgan", "conditioning=concat"), (2,), 3)
+    with pytest.raises(ConfigError, match="^samples must be a positive integer"):  # packing.samples, once built
         PackedDiscriminator(Recorder, (2,), samples=0)
 
 

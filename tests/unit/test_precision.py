@@ -19,7 +19,7 @@ from ganlab.losses import WassersteinLoss
 from ganlab.module import GANModule
 from ganlab.networks import DOut
 from ganlab.regularizers import GradientPenalty, R1Penalty
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from conftest import ToyData, ToyGenerator, compose_config, fit_module
 

@@ -17,6 +17,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ganlab import checks
+
 Augmentation = Callable[[Tensor], Tensor]
 
 
@@ -101,8 +103,8 @@ class DiffAugment(nn.Module):
         self.policy = parse_policy(policy)
         unknown = [name for name in self.policy if name not in POLICIES]
         if unknown:
-            raise ValueError(f"augment.policy: unknown DiffAugment operation(s) {', '.join(map(repr, unknown))}; "
-                             f"valid ones are {', '.join(sorted(POLICIES))}")
+            raise checks.BadValue("policy", f"a list of DiffAugment operations from {', '.join(sorted(POLICIES))} "
+                                            f"(unknown: {', '.join(map(repr, unknown))})", policy)
         self.augmentations = [f for name in self.policy for f in POLICIES[name]]
 
     def forward(self, x: Tensor) -> Tensor:

@@ -63,9 +63,6 @@ class GANDataModule(pl.LightningDataModule):
             raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(f"data.num_workers must be an integer >= 0, got {num_workers!r}")
-        if isinstance(batches_per_iteration, bool) or not isinstance(batches_per_iteration, int) \
-                or batches_per_iteration < 1:
-            raise ConfigError(f"loss.d_steps_per_g_step must be a positive integer, got {batches_per_iteration!r}")
         self.root = Path(str(root)).expanduser()
         self.download = bool(download)
         self.batch_size = batch_size

@@ -6,6 +6,7 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
+from ganlab import checks
 from ganlab.step import DiscriminatorStep
 
 
@@ -21,12 +22,8 @@ class Regularizer(nn.Module):
 
     def __init__(self, weight: float, every_n: int = 1):
         super().__init__()
-        if weight < 0:
-            raise ValueError(f"regulariser weight must be >= 0, got {weight}")
-        if every_n < 1:
-            raise ValueError(f"regulariser every_n must be >= 1, got {every_n}")
-        self.weight = float(weight)
-        self.every_n = int(every_n)
+        self.weight = checks.non_negative(weight, "weight")
+        self.every_n = checks.positive_int(every_n, "every_n")
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         raise NotImplementedError

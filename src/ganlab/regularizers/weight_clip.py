@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganlab import checks
+
 
 class WeightClip:
     """Clamps every discriminator parameter to [-clip_value, clip_value] in place.
@@ -12,9 +14,7 @@ class WeightClip:
     """
 
     def __init__(self, clip_value: float = 0.01):
-        if clip_value <= 0:
-            raise ValueError(f"weight clip value must be > 0, got {clip_value}")
-        self.clip_value = float(clip_value)
+        self.clip_value = checks.positive(clip_value, "clip_value")
 
     @torch.no_grad()
     def __call__(self, discriminator: nn.Module) -> None:

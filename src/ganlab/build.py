@@ -1,5 +1,5 @@
 """Building the objects a config describes, shared by training (ganlab.train) and sampling
-(ganlab.sample): the latent, G, D and the GANModule. Nothing here runs anything.
+(ganlab.sample): the latent, G, D, the parts of the step and the GANModule. Nothing here runs anything.
 
 Pairing: a part of the step declares what it needs from the discriminator (`StepPart.needs`:
 a reconstruction for EBGAN and BEGAN, class logits for AC-GAN, Q's codes for InfoGAN, one output
@@ -65,23 +65,49 @@ def build_discriminator(cfg: DictConfig, image_shape: tuple[int, ...], num_class
     return discriminator_for(image_shape)
 
 
+# Where the step's parts are in the config, in the order the step runs them after the objective: a
+# key that holds one part, or `<key>.*`, a mapping name -> part. A new trick's YAML adds its part as
+# `step.<name>` (`# @package step.<name>`): neither this file nor module.py changes for it.
+PART_LOCATIONS = ("conditioning.auxiliary.*", "infogan.loss", "loss.regularizers.*", "loss.constraints.*",
+                  "augment", "instance_noise", "step.*")
+
+
+def part_configs(cfg: DictConfig) -> dict[str, DictConfig]:
+    """config key -> node of every part of the step besides the objective, in PART_LOCATIONS' order."""
+    nodes: dict[str, DictConfig] = {}
+    for location in PART_LOCATIONS:
+        key = location.removesuffix(".*")
+        node = OmegaConf.select(cfg, key, default=None)
+        if node is None:
+            continue
+        if location.endswith(".*"):
+            nodes.update({f"{key}.{name}": part for name, part in node.items() if part is not None})
+        else:
+            nodes[key] = node
+    return nodes
+
+
+def optional(cfg: DictConfig, key: str) -> Any:
+    """The object at `key`, or None where the config has none there."""
+    node = OmegaConf.select(cfg, key, default=None)
+    return None if node is None else instantiate(node)
+
+
 def build_module(cfg: DictConfig, image_shape: tuple[int, ...], num_classes: int) -> GANModule:
     """The GANModule the config describes, for samples of `image_shape`; a ConfigError before anything
     trains when D cannot give a part of the step what it needs."""
     generator, latent = build_generator(cfg, image_shape, num_classes)
     discriminator = build_discriminator(cfg, image_shape, num_classes)
-    mutual_information = {}
-    if cfg.get("infogan"):  # latent=infogan: Q's head on D's features, and the mutual-information term
+    if cfg.get("infogan"):  # latent=infogan: Q's head on D's features (its term is a part: infogan.loss)
         check_pairing(cfg, discriminator, {"infogan.q_head": InfoGANDiscriminator})
         discriminator = InfoGANDiscriminator(discriminator, instantiate(cfg.infogan.q_head), image_shape)
-        mutual_information = {"infogan.loss": instantiate(cfg.infogan.loss)}
     if discriminator.conditional:  # conditioning=concat|projection: D reads a label with every sample
         check_pairing(cfg, discriminator, {"conditioning": LabelConditioning})
     objective = instantiate(cfg.loss.objective)
-    auxiliary = {f"conditioning.auxiliary.{name}": instantiate(a) for name, a in cfg.conditioning.auxiliary.items()}
-    check_pairing(cfg, discriminator, {"loss.objective": objective, **auxiliary, **mutual_information})
-    with checks.under("unrolled"):
-        loss = instantiate(cfg.unrolled)(objective) if cfg.get("unrolled") else objective  # unrolled=default
+    parts = {key: instantiate(node) for key, node in part_configs(cfg).items()}
+    check_pairing(cfg, discriminator, {"loss.objective": objective, **parts})
+    with checks.under("unrolled"):  # unrolled=default: G's loss through D's look-ahead, for any objective
+        loss = instantiate(cfg.unrolled)(objective) if cfg.get("unrolled") else objective
     with checks.under("ema"):
         generator_ema = instantiate(cfg.ema)(generator) if cfg.get("ema") else None
     return GANModule(
@@ -91,20 +117,16 @@ def build_module(cfg: DictConfig, image_shape: tuple[int, ...], num_classes: int
         loss=loss,
         generator_optimizer=instantiate(cfg.optim.generator),
         discriminator_optimizer=instantiate(cfg.optim.discriminator),
-        regularizers={name: instantiate(r) for name, r in cfg.loss.regularizers.items()},
-        constraints=[instantiate(c) for c in cfg.loss.constraints.values()],
-        auxiliary_losses=[*auxiliary.values(), *mutual_information.values()],
-        augment=instantiate(cfg.augment) if cfg.get("augment") else None,
+        parts=parts,
         generator_ema=generator_ema,
         d_steps_per_g_step=cfg.loss.d_steps_per_g_step,
         iterations=cfg.iterations,
         num_classes=num_classes,
         log_every_n=cfg.log_every_n,
         detect_divergence=cfg.get("detect_divergence", True),
-        generator_schedule=instantiate(cfg.scheduler.generator) if cfg.get("scheduler") else None,
-        discriminator_schedule=instantiate(cfg.scheduler.discriminator) if cfg.get("scheduler") else None,
-        instance_noise=instantiate(cfg.instance_noise) if cfg.get("instance_noise") else None,
-        d_loss_watch=instantiate(cfg.diagnostics) if cfg.get("diagnostics") else None,
+        generator_schedule=optional(cfg, "scheduler.generator"),
+        discriminator_schedule=optional(cfg, "scheduler.discriminator"),
+        d_loss_watch=optional(cfg, "diagnostics"),
     )
 
 

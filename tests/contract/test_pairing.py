@@ -83,7 +83,7 @@ def check_composition(model: str, *overrides: str) -> str:
     out = forward(module.discriminator)
     seen = observed(out)
     assert module.discriminator.provides == seen, "a discriminator's `provides` must describe its output"
-    for part in [module.loss, *module.auxiliary_losses]:
+    for part in module.parts.values():
         assert part.needs <= seen, f"{type(part).__name__} needs {sorted(part.needs - seen)}, D does not give it"
     if RECONSTRUCTION in seen:  # the score is the reconstruction error, not a logit
         x = torch.rand(N, *SHAPE)  # any input: compare the energy with the reconstruction it came from
@@ -165,3 +165,14 @@ def test_pacgan_trains_began_with_its_autoencoder(tmp_path):
                                           f"paths.output_dir={tmp_path}", "callbacks.sample_grid.num_samples=4"])
     result = run(cfg)
     assert result["iterations"] == 3
+
+
+def test_a_new_trick_is_a_part_under_step_with_no_code_change():
+    """Any StepPart placed at `step.<name>` (a trick's YAML does it with `# @package step.<name>`) joins
+    the step after the shipped parts: here instance noise, given by overrides alone."""
+    cfg = compose_train("mlp", "+step.noise._target_=ganlab.augment.InstanceNoise", "+step.noise.std=0.5",
+                        "+step.noise.anneal_iterations=10", "regularizer=r1")
+    module = build_module(cfg, SHAPE, 0)
+    assert list(module.parts) == ["loss", "loss.regularizers.r1", "step.noise"]
+    x = torch.zeros(N, *SHAPE)
+    assert not torch.equal(module._augmented(x), x)  # D's inputs go through it

@@ -37,7 +37,7 @@ class StepProbe(StepPart):
 @pytest.mark.parametrize("k", [1, 3])
 def test_each_players_step_updates_only_that_player(toy_module, fit, k):
     probe = StepProbe()
-    module = toy_module(auxiliary_losses=[probe], d_steps_per_g_step=k, iterations=1)
+    module = toy_module(parts={"probe": probe}, d_steps_per_g_step=k, iterations=1)
     probe.module = module
     g0, d0 = snapshot(module.generator), snapshot(module.discriminator)
     fit(module)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ganlab import checks
+from ganlab.step import StepPart
 
 Augmentation = Callable[[Tensor], Tensor]
 
@@ -88,7 +89,7 @@ def parse_policy(policy: str | Sequence[str]) -> list[str]:
     return [str(name).strip() for name in names if str(name).strip()]
 
 
-class DiffAugment(nn.Module):
+class DiffAugment(nn.Module, StepPart):
     """x (n, c, h, w) -> the same images, each randomly augmented by every policy in turn.
 
     Differentiable with respect to x; the random draws use the global torch generator on x's device
@@ -111,6 +112,9 @@ class DiffAugment(nn.Module):
         for augment in self.augmentations:
             x = augment(x)
         return x
+
+    def discriminator_input(self, x: Tensor, iteration: int) -> Tensor:
+        return self(x)
 
     def extra_repr(self) -> str:
         return f"policy={','.join(self.policy)}"

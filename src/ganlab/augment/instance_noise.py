@@ -7,9 +7,10 @@ import torch
 from torch import Tensor
 
 from ganlab import checks
+from ganlab.step import StepPart
 
 
-class InstanceNoise:
+class InstanceNoise(StepPart):
     """x + sigma(t) * N(0, I), sigma(t) = std * max(0, 1 - t / anneal_iterations), t the generator
     iteration (0-based). Images are in [-1, 1]; std 0.1 is 5% of their range."""
 
@@ -25,3 +26,6 @@ class InstanceNoise:
         if sigma == 0.0:
             return x
         return x + sigma * torch.randn_like(x)
+
+    def discriminator_input(self, x: Tensor, iteration: int) -> Tensor:
+        return self(x, iteration)

@@ -8,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
 
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ganlab import CONFIG_DIR
@@ -37,8 +38,6 @@ CONF = CONFIG_DIR
     (["model=mlp", "model.discriminator.dropout=1.0"], "model.discriminator.dropout must be a number in [0, 1)"),
     (["optim.generator.betas=[0.5,1.5]"], "optim.generator.betas must be two numbers in [0, 1)"),
     (["optim.discriminator.lr=abc"], "optim.discriminator.lr must be a positive number, got 'abc'"),
-    (["data.num_workers=-1"], "data.num_workers must be an integer >= 0, got -1"),
-    (["data=image_folder", "data.channels=2"], "data.channels must be one of 1, 3, got 2"),
     (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
@@ -172,14 +171,31 @@ def test_valid_or_hydra_handled_command_lines_pass(args):
 
 @pytest.mark.parametrize("key, value", [
     ("iterations", 0), ("iterations", -5), ("iterations", "many"), ("log_every_n", 0),
-    ("data.batch_size", 0), ("data.batch_size", -1), ("loss.d_steps_per_g_step", 0),
+    ("loss.d_steps_per_g_step", 0),
     ("loss.lr", 0), ("loss.lr", -1e-4), ("optim.generator.lr", 0.0), ("optim.discriminator.lr", -1),
-    ("callbacks.checkpoint.every_n", 0), ("callbacks.sample_grid.every_n", -1), ("data.image_size", 0),
+    ("callbacks.checkpoint.every_n", 0), ("callbacks.sample_grid.every_n", -1),
 ])
 def test_check_config_names_the_bad_key(key, value):
     cfg = compose_train("data=digits", f"{key}={value}")
     with pytest.raises(ConfigError, match=f"^{key.replace('.', '[.]')} must be a positive"):
         check_config(cfg)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.batch_size=0"], "data.batch_size must be a positive integer, got 0"),
+    (["data.batch_size=-1"], "data.batch_size must be a positive integer, got -1"),
+    (["data.num_workers=-1"], "data.num_workers must be an integer >= 0, got -1"),
+    (["data.image_size=0"], "data.image_size must be an integer >= 4 (or null: the stored size), got 0"),
+    (["data=image_folder", "data.channels=2"], "data.channels must be 1 (grayscale) or 3 (RGB), got 2"),
+    (["data=ring", "data.sigma=0"], "data.sigma must be a positive number, got 0"),
+])
+def test_a_bad_data_value_names_its_config_key_once(overrides, message, capsys):
+    """The DataModules check their own values (ganlab.checks); the error names the config key, once."""
+    cfg = compose_train(*([] if any(o.startswith("data=") for o in overrides) else ["data=digits"]), *overrides)
+    check_config(cfg)
+    with pytest.raises(SystemExit):
+        report_errors(instantiate, cfg.data)
+    assert capsys.readouterr().err.startswith(f"error: {message}")
 
 
 def test_check_config_accepts_the_defaults():

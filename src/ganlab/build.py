@@ -22,7 +22,7 @@ from ganlab.config_checks import ConfigError
 from ganlab.latents import GaussianLatent, Latent
 from ganlab.module import GANModule
 from ganlab.networks.infogan import InfoGANDiscriminator
-from ganlab.networks.output import OUTPUTS, PER_SAMPLE, Generator
+from ganlab.networks.output import CLASS_LOGITS, OUTPUTS, PER_SAMPLE, Generator
 
 
 def build_latent(cfg: DictConfig) -> Latent:
@@ -172,7 +172,7 @@ def served_by(cfg: DictConfig) -> str:
 
 def remedy(cfg: DictConfig, need: str) -> str:
     """What the user can do about a missing output."""
-    if cfg.get("packing"):
+    if cfg.get("packing") and need in (PER_SAMPLE, CLASS_LOGITS):  # what packing takes away
         return "use it without packing (remove packing=...): a packed discriminator scores packs of samples"
     variant = cfg.loss.get("discriminator_variant")
     if variant and variant not in (cfg.model.get("variants") or {}):

@@ -153,11 +153,17 @@ def test_packing_errors():
         PackedDiscriminator(Recorder, (2,), samples=3)(torch.randn(10, 2))
     conditional = PackedDiscriminator(lambda s: PacGANDiscriminator(s, num_classes=3, label_dim=2), (2,), samples=2)
     assert conditional.conditional and "per_sample" not in conditional.provides  # the build step refuses it:
-    from conftest import compose_config
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from ganlab import CONFIG_DIR
     from ganlab.build import build_module
 
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["model=pacgan", "packing=pacgan", "conditioning=concat"])
     with pytest.raises(ConfigError, match="^model=pacgan with packing .* cannot serve conditioning=concat: .*without packing"):
-        build_module(compose_config("model=pacgan", "packing=pacgan", "conditioning=concat"), (2,), 3)
+        build_module(cfg, (2,), 3)
     with pytest.raises(ConfigError, match="^samples must be a positive integer"):  # packing.samples, once built
         PackedDiscriminator(Recorder, (2,), samples=0)
 

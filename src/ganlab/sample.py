@@ -26,6 +26,7 @@ from PIL import Image
 from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
+from ganlab import checks
 from ganlab.build import build_generator, build_latent
 from ganlab.checkpoints import load_checkpoint
 from ganlab.config_checks import REQUIRED, SAMPLE_SCHEMA, ConfigError, check_accelerator, check_values
@@ -75,7 +76,7 @@ def label_cycle(labels, generator: nn.Module) -> list[int] | None:
     num_classes = generator.num_classes
     classes = list(range(num_classes)) if labels is None else (
         [labels] if isinstance(labels, int) else list(labels))
-    bad = [c for c in classes if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < num_classes]
+    bad = [c for c in classes if not checks.is_int(c) or not 0 <= c < num_classes]
     if not classes or bad:
         raise ConfigError(f"labels must be a class index or a list of them in [0, {num_classes - 1}] "
                           f"(the model has {num_classes} classes), got {labels!r}")

@@ -45,7 +45,7 @@ def build_module(generator: nn.Module, discriminator: nn.Module, case: Case, ite
                  optimizer_options: dict[str, Any] | None = None, **module_options: Any) -> GANModule:
     adam = functools.partial(torch.optim.Adam, lr=case.lr, betas=case.betas, **(optimizer_options or {}))
     return GANModule(generator=generator, discriminator=discriminator, loss=case.loss(),
-                     generator_optimizer=adam, discriminator_optimizer=adam, regularizers=case.regularizers(),
+                     generator_optimizer=adam, discriminator_optimizer=adam, parts=case.regularizers(),
                      d_steps_per_g_step=case.d_steps_per_g_step, iterations=iterations, **module_options)
 
 

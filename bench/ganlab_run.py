@@ -52,7 +52,7 @@ def build_module(generator: nn.Module, discriminator: nn.Module, case: Case, ite
     defaults = dict(generator_schedule=Constant(), discriminator_schedule=Constant(),
                     d_loss_watch=DiscriminatorWinsWatch(tolerance=1e-3, patience=500))
     return GANModule(generator=generator, discriminator=discriminator, loss=case.loss(),
-                     generator_optimizer=adam, discriminator_optimizer=adam, regularizers=case.regularizers(),
+                     generator_optimizer=adam, discriminator_optimizer=adam, parts=case.regularizers(),
                      d_steps_per_g_step=case.d_steps_per_g_step, iterations=iterations,
                      **{**defaults, **module_options})
 

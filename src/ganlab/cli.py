@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab import interrupt
 from ganlab.checkpoints import CheckpointError, hydra_output_subdir, missing_checkpoint, resumed_run_dir
+from ganlab.checks import BadValue
 from ganlab.config_checks import ConfigError, check_writable_dir, leaves
 from ganlab.sweep import JobFailed, in_multirun, job_dirname
 
@@ -62,20 +63,25 @@ def report(message: str) -> None:
 def user_message(error: BaseException) -> str:
     """The message of a user error. Hydra wraps what a constructor raised in an InstantiationException
     ("Error in call to target ...", the exception's repr, "full_key: ..."): that becomes
-    `<config key> (<class>): <message>`, or just the message of an error that already names its key."""
+    `<config key> (<class>): <message>`, `<config key>.<argument> must be ...` for a value a constructor
+    refused (ganlab.checks), or just the message of an error that already names its key."""
     if not isinstance(error, InstantiationException):
         return str(error).strip()
     cause = error.__cause__
     if cause is None:
         return str(error).strip()
-    if isinstance(cause, USER_ERRORS):
-        return user_message(cause)
     text = str(error)
     key = re.search(r"^full_key: (\S+)", text, re.MULTILINE)
+    if isinstance(cause, BadValue) and key:
+        return str(cause.under(key.group(1)))
     target = re.search(r"target '([^']+)'", text)
     where = key.group(1) if key else "config"
     if target:
         where += f" ({target.group(1).rsplit('.', 1)[-1]})"
+    if isinstance(cause, USER_ERRORS):
+        message = user_message(cause)  # named by its key already, or else named here by the node's
+        named = not key or not isinstance(cause, ConfigError) or message.startswith(key.group(1).split(".")[0])
+        return message if named else f"{where}: {message}"
     return f"{where}: {str(cause).strip() or type(cause).__name__}"
 
 

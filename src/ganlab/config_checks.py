@@ -1,10 +1,12 @@
 """Checks of the composed config that fail before any work is done, naming the bad key.
 
-Every value a user can type is checked against `TRAIN_SCHEMA` (train.py) or `SAMPLE_SCHEMA`
-(sample.py): a list of (key pattern, rule) pairs, the pattern matched against every dotted key of
-the composed config (`*` matches any part, dots included), so a new network, loss or callback with a
-`width`, `lr`, `every_n`, ... is checked without being listed. The first pattern that matches a key
-decides; null values are left alone (null means "off" or "the default" wherever the config allows it).
+The values no constructor checks itself (ganlab.checks) are checked against `TRAIN_SCHEMA`
+(train.py) or `SAMPLE_SCHEMA` (sample.py): a list of (key pattern, rule) pairs, the pattern matched
+against every dotted key of the composed config (`*` matches any part, dots included), so a new
+network or callback with a `width`, `lr`, `every_n`, ... is checked without being listed. The first
+pattern that matches a key decides; null values are left alone (null means "off" or "the default"
+wherever the config allows it). `loss.d_steps_per_g_step` is checked here only: run() hands it to
+the DataModule and the GANModule.
 """
 from __future__ import annotations
 
@@ -80,7 +82,9 @@ DEVICES = Rule("a positive integer, -1 (all), 'auto' or a list of device indices
 PATH = Rule("a path", lambda v: isinstance(v, str) and v != "")
 
 # train.py: (pattern, rule), the first match wins. Values a run computes itself (paths.output_dir,
-# _target_, ...) are not listed.
+# _target_, ...) are not listed, nor the arguments a constructor checks itself (ganlab.checks: the
+# losses, regularisers, constraints, latents, EMA, schedules, augmentations, packing), which report
+# them under their config key.
 TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("seed", SEED), ("*.seed", SEED),
     ("iterations", POSITIVE_INT), ("log_every_n", POSITIVE_INT), ("detect_divergence", FLAG),
@@ -88,20 +92,15 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("model.latent_dim", POSITIVE_INT), ("model.*.latent_dim", POSITIVE_INT), ("model.*.width", POSITIVE_INT),
     ("model.*.hidden", list_of(POSITIVE_INT, example=", e.g. [256,512]")), ("model.*.label_dim", COUNT),
     ("model.*.dropout", FRACTION), ("model.*.spectral_norm", FLAG),
-    ("data.batch_size", POSITIVE_INT), ("data.num_workers", COUNT), ("data.image_size", POSITIVE_INT),
-    ("data.channels", one_of(1, 3)), ("data.download", FLAG), ("data.pin_memory", FLAG),
-    ("data.persistent_workers", FLAG), ("data.on_device", FLAG), ("data.skip_corrupt", FLAG), ("data.crop", POSITIVE_INT),
+    ("data.download", FLAG), ("data.pin_memory", FLAG),
+    ("data.persistent_workers", FLAG), ("data.on_device", FLAG), ("data.skip_corrupt", FLAG),
     ("loss.d_steps_per_g_step", POSITIVE_INT), ("loss.lr", POSITIVE), ("loss.betas", BETAS),
-    ("loss.*.every_n", POSITIVE_INT), ("loss.*.weight", NON_NEGATIVE), ("loss.*.clip_value", POSITIVE),
-    ("loss.objective.label_smoothing", FRACTION), ("loss.objective.margin", POSITIVE),
-    ("conditioning.label_dim", COUNT), ("conditioning.*.weight", NON_NEGATIVE),
+    ("conditioning.label_dim", COUNT),
     ("optim.*.lr", POSITIVE), ("optim.*.betas", BETAS), ("optim.*.eps", POSITIVE),
     ("optim.*.weight_decay", NON_NEGATIVE), ("optim.*.momentum", NON_NEGATIVE), ("optim.*.alpha", FRACTION),
-    ("ema.decay", number(0.0, 1.0, high_open=False)), ("ema.start_iter", COUNT),
     ("callbacks.sample_grid.interpolation_rows", COUNT), ("callbacks.sample_grid.interpolation_steps", integer(2)),
     ("callbacks.sample_grid.truncation", POSITIVE), ("callbacks.sample_grid.traversal_*", POSITIVE_INT),
-    ("latent.continuous", COUNT), ("infogan.q_head.hidden", POSITIVE_INT), ("infogan.q_head.learn_std", FLAG),
-    ("infogan.loss.*_weight", NON_NEGATIVE),
+    ("infogan.q_head.hidden", POSITIVE_INT), ("infogan.q_head.learn_std", FLAG),
     ("callbacks.*.every_n", POSITIVE_INT), ("callbacks.*.num_samples", POSITIVE_INT),
     ("callbacks.*.batch_size", POSITIVE_INT), ("callbacks.*.refresh_rate", POSITIVE_INT),
     ("callbacks.*.keep_periodic", FLAG),

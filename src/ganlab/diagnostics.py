@@ -8,6 +8,8 @@ import logging
 import torch
 from torch import Tensor, nn
 
+from ganlab import checks
+
 log = logging.getLogger(__name__)
 
 
@@ -52,12 +54,8 @@ class DiscriminatorWinsWatch:
     """
 
     def __init__(self, tolerance: float = 1e-3, patience: int = 1000):
-        if tolerance < 0:
-            raise ValueError(f"diagnostics.tolerance must be >= 0, got {tolerance}")
-        if patience < 0:
-            raise ValueError(f"diagnostics.patience must be >= 0 (0: off), got {patience}")
-        self.tolerance = float(tolerance)
-        self.patience = int(patience)
+        self.tolerance = checks.non_negative(tolerance, "tolerance")
+        self.patience = checks.count(patience, "patience")  # 0: off
         self.run: Tensor | None = None  # consecutive near-zero iterations, on the device
         self.warned = False
 

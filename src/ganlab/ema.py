@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganlab import checks
 from ganlab.networks.output import Generator
 
 STATE_PREFIX = "generator_ema.average."  # checkpoint["state_dict"] keys of the averaged generator
@@ -38,12 +39,8 @@ class GeneratorEMA(nn.Module):
 
     def __init__(self, generator: Generator, decay: float = 0.999, start_iter: int = 0, warmup: bool = True):
         super().__init__()
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"ema.decay must be in [0, 1), got {decay}")
-        if start_iter < 0:
-            raise ValueError(f"ema.start_iter must be >= 0, got {start_iter}")
-        self.decay = float(decay)
-        self.start_iter = int(start_iter)
+        self.decay = checks.number(decay, "decay", 0.0, 1.0, high_open=True)
+        self.start_iter = checks.count(start_iter, "start_iter")
         self.warmup = bool(warmup)
         # (never trained: the grids, metrics and sample.py run it in eval mode, ganlab.sampling)
         self.average: Generator = copy.deepcopy(generator).requires_grad_(False)

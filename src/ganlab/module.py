@@ -1,7 +1,7 @@
 """GANModule: the training step of a GAN, orchestration only.
 
-Everything the step uses is handed in as a built object (networks, loss, regularisers,
-constraints, optimiser factories, the EMA); nothing is picked by name here.
+Everything the step uses is handed in as a built object (networks, the adversarial loss, the other
+parts of the step, optimiser factories, the EMA); nothing is picked by name here.
 
 Units: one Lightning batch is one *generator iteration*: it carries the `d_steps_per_g_step` real
 batches of its discriminator steps (real (k, b, c, h, w), labels (k, b); see ganlab.data), and
@@ -11,30 +11,30 @@ the metrics, the EMA and the checkpoints all key on it through Lightning's ordin
 hooks, and every stop and checkpoint falls on an iteration boundary. Lightning's `global_step`
 counts every optimiser step of both players (k + 1 per iteration) and is not used.
 
-The parts of a step (the adversarial loss, the auxiliary class losses, the regularisers) each
-return named terms from the step's context (`ganlab.step`); each term is logged by its name
-(`ganlab.names`) and checked for divergence (`ganlab.divergence`).
+The parts of a step (the adversarial loss first, then the auxiliary class losses, InfoGAN's term,
+the regularisers, the constraints, the transforms of D's inputs, ...: `ganlab.step.StepPart`) are
+one list, and the step calls the same hooks of each: they return named terms from the step's
+context; each term is logged by its name (`ganlab.names`) and checked for divergence
+(`ganlab.divergence`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
-from ganlab import names
-from ganlab.augment.instance_noise import InstanceNoise
+from ganlab import checks, names
 from ganlab.diagnostics import DiscriminatorWinsWatch, gradient_norm
 from ganlab.divergence import DivergenceMonitor, verdict
 from ganlab.ema import GeneratorEMA
 from ganlab.latents import Codes, GaussianLatent, Latent, LatentSample
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import Generator
-from ganlab.regularizers.base import Regularizer
 from ganlab.schedules import LRSchedule, set_learning_rate
-from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms, total
+from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms, add_terms, total
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -44,13 +44,10 @@ class GANModule(pl.LightningModule):
         self,
         generator: Generator,  # G(z, y=None) -> (n, c, h, w) in [-1, 1]
         discriminator: nn.Module,  # D(x, y=None) -> DOut
-        loss: AdversarialLoss,  # the adversarial objective
+        loss: AdversarialLoss,  # the adversarial objective, the step's first part
         generator_optimizer: OptimizerFactory,  # params -> optimiser (a Hydra partial)
         discriminator_optimizer: OptimizerFactory,
-        regularizers: Mapping[str, Regularizer] | None = None,  # name -> penalty added to D's loss
-        constraints: Sequence[Callable[[nn.Module], None]] = (),  # run on D after each D step
-        auxiliary_losses: Sequence[StepPart] = (),  # label losses of both players (AC-GAN's class loss)
-        augment: Callable[[Tensor], Tensor] | None = None,  # applied to real and fake before D (DiffAugment)
+        parts: Mapping[str, StepPart] | None = None,  # name -> the step's other parts, in the order they act
         generator_ema: GeneratorEMA | None = None,  # an average of G, updated after every G step
         d_steps_per_g_step: int = 1,  # discriminator updates per generator update (k)
         iterations: int = 10_000,  # budget in generator iterations
@@ -59,7 +56,6 @@ class GANModule(pl.LightningModule):
         detect_divergence: bool = True,  # stop at the first non-finite term or weight (ganlab.divergence)
         generator_schedule: LRSchedule | None = None,  # G's lr factor per generator iteration (None: constant)
         discriminator_schedule: LRSchedule | None = None,  # D's, counted in generator iterations too
-        instance_noise: InstanceNoise | None = None,  # annealed noise on D's inputs, after `augment`
         d_loss_watch: DiscriminatorWinsWatch | None = None,  # warns once when D's loss stays near 0
         latent: Latent | None = None,  # what G reads (conf/latent/); None: N(0, I) of G's latent_dim
     ):
@@ -67,12 +63,9 @@ class GANModule(pl.LightningModule):
         if not isinstance(generator, Generator):
             raise TypeError(f"the generator must be a ganlab.networks.Generator (latent_dim, num_classes, "
                             f"conditional), got {type(generator).__name__}")
-        if d_steps_per_g_step < 1:
-            raise ValueError(f"loss.d_steps_per_g_step must be >= 1, got {d_steps_per_g_step}")
-        if iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
-        if log_every_n < 1:
-            raise ValueError(f"log_every_n must be >= 1, got {log_every_n}")
+        for key, value in (("d_steps_per_g_step", d_steps_per_g_step), ("iterations", iterations),
+                           ("log_every_n", log_every_n)):
+            checks.positive_int(value, key)  # (config keys loss.d_steps_per_g_step, ...: config_checks.TRAIN_SCHEMA)
         latent = latent if latent is not None else GaussianLatent(generator.latent_dim)
         if latent.input_dim != generator.latent_dim:
             raise ValueError(f"the latent draws inputs of size {latent.input_dim}, but the generator reads "
@@ -82,13 +75,14 @@ class GANModule(pl.LightningModule):
         self.generator = generator
         self.discriminator = discriminator
         self.generator_ema = generator_ema
-        self.loss = loss  # registered (and saved) when it is an nn.Module with state
-        self.regularizers = nn.ModuleDict(dict(regularizers or {}))
-        self.constraints = list(constraints)
-        self.auxiliary_losses = list(auxiliary_losses)
+        self.loss = loss  # registered (and saved: loss.<buffer>) when it is an nn.Module with state
+        parts = dict(parts or {})
+        self.parts: dict[str, StepPart] = {"loss": loss, **parts}  # what the step calls, in this order
+        # Parts that are nn.Modules are registered, so state they keep in buffers is saved and moved.
+        self.part_modules = nn.ModuleDict({name.replace(".", "_"): part for name, part in parts.items()
+                                           if isinstance(part, nn.Module)})
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
-        self.augment = augment
         self.d_steps_per_g_step = d_steps_per_g_step
         self.iterations = iterations
         self.num_classes = num_classes
@@ -96,7 +90,6 @@ class GANModule(pl.LightningModule):
         self.detect_divergence = detect_divergence
         self.generator_schedule = generator_schedule
         self.discriminator_schedule = discriminator_schedule
-        self.instance_noise = instance_noise
         self.d_loss_watch = d_loss_watch
         self.g_iter = 0  # generator updates so far (= Lightning batches trained)
         self.d_iter = 0  # discriminator updates so far
@@ -150,7 +143,7 @@ class GANModule(pl.LightningModule):
         g_opt, d_opt = self.optimizers()
         self._schedule_learning_rates(g_opt, d_opt)
         diagnose = self._logs_scalars(self.g_iter + 1)  # gradient norms on logging iterations only
-        parts = [self.loss, *self.auxiliary_losses]
+        parts = list(self.parts.values())
         steps: list[tuple[int, Terms, Tensor]] = []  # (discriminator steps taken, terms, loss) of every step
 
         for i in range(self.d_steps_per_g_step):
@@ -184,20 +177,15 @@ class GANModule(pl.LightningModule):
                                  d_fake=self.discriminator(self._augmented(fake), y), index=self.d_iter, codes=codes)
         terms: Terms = {}
         for part in parts:
-            terms.update(part.discriminator_terms(step))
-        for name, regularizer in self.regularizers.items():
-            if regularizer.due(step):
-                terms[names.regularizer_term(name)] = regularizer.term(step)
+            add_terms(terms, part.discriminator_terms(step))
         loss = total(terms)
         self.manual_backward(loss)  # no player holds gradients between steps (zeroed after each)
         d_opt.step()
         if diagnose:  # after the step: a float16 loss scaler has unscaled the gradients in place
             terms[names.GRAD_NORM_D] = gradient_norm(self.discriminator)
         d_opt.zero_grad(set_to_none=True)
-        for constrain in self.constraints:
-            constrain(self.discriminator)
-        for part in parts:
-            terms.update(part.discriminator_step_done(step))
+        for part in parts:  # controllers (BEGAN's k_t), constraints (weight clipping), reports
+            add_terms(terms, part.discriminator_step_done(step))
         self.d_iter += 1
         return step, {name: value.detach() for name, value in terms.items()}, loss.detach()
 
@@ -211,7 +199,7 @@ class GANModule(pl.LightningModule):
                                  augment=self._augmented, discriminator_optimizer=d_opt, codes=last.codes)
             terms: Terms = {}
             for part in parts:
-                terms.update(part.generator_terms(step))
+                add_terms(terms, part.generator_terms(step))
             loss = total(terms)
             self.manual_backward(loss)
             g_opt.step()
@@ -234,8 +222,10 @@ class GANModule(pl.LightningModule):
         return g_iter % self.log_every_n == 0 or g_iter == 1
 
     def _augmented(self, x: Tensor) -> Tensor:
-        x = x if self.augment is None else self.augment(x)
-        return x if self.instance_noise is None else self.instance_noise(x, self.g_iter)
+        """What D sees of `x`: the parts' input transforms (DiffAugment, instance noise, ...) in order."""
+        for part in self.parts.values():
+            x = part.discriminator_input(x, self.g_iter)
+        return x
 
     def _push_verdict(self, steps: list[tuple[int, Terms, Tensor]]) -> None:
         """This iteration's verdict (each step's loss: finite?) is computed on the device; the

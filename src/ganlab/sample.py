@@ -21,17 +21,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
+from ganlab import checks
+from ganlab.build import build_generator, build_latent
 from ganlab.checkpoints import load_checkpoint
 from ganlab.config_checks import REQUIRED, SAMPLE_SCHEMA, ConfigError, check_accelerator, check_values
 from ganlab.ema import averaged_generator_state
 from ganlab.latents import GaussianLatent, Latent
-from ganlab.train import build_generator
 from ganlab.sample_points import write_points
 from ganlab.sampling import generate_from_noise, interpolate, to_uint8
 
@@ -76,7 +76,7 @@ def label_cycle(labels, generator: nn.Module) -> list[int] | None:
     num_classes = generator.num_classes
     classes = list(range(num_classes)) if labels is None else (
         [labels] if isinstance(labels, int) else list(labels))
-    bad = [c for c in classes if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < num_classes]
+    bad = [c for c in classes if not checks.is_int(c) or not 0 <= c < num_classes]
     if not classes or bad:
         raise ConfigError(f"labels must be a class index or a list of them in [0, {num_classes - 1}] "
                           f"(the model has {num_classes} classes), got {labels!r}")
@@ -98,8 +98,7 @@ def requested_labels(labels, n: int, generator: nn.Module) -> Tensor | None:
 def load_latent(ckpt_path: str) -> Latent:
     """The latent distribution the checkpoint's generator was trained to read (conf/latent/; N(0, I)
     for a checkpoint written before the group existed)."""
-    config = OmegaConf.create(load_checkpoint(ckpt_path)["ganlab_run"]["config"])
-    return instantiate(config.latent) if config.get("latent") else GaussianLatent(config.model.latent_dim)
+    return build_latent(OmegaConf.create(load_checkpoint(ckpt_path)["ganlab_run"]["config"]))
 
 
 def image_chunks(generator: nn.Module, n: int, seed: int, device: str, classes: list[int] | None,

@@ -1,10 +1,13 @@
-"""What the parts of a training step see: one context object per player's step.
+"""The parts of a training step, and what they see: one context object per player's step.
 
-Every part of a step (the adversarial objective, the auxiliary class loss, the regularisers, and
-any later G- or D-step term) receives the context of the step it takes part in and returns named
-terms (`{name: 0-dim tensor}`, names from `ganlab.names`). The step adds the terms of every part
-into the player's loss, logs each one by name and checks each one for divergence. Nothing passes
-between parts or methods through attributes.
+Everything the step does besides running G and D is a `StepPart`: the adversarial objective, the
+auxiliary class loss (AC-GAN), InfoGAN's mutual-information term, the regularisers (with their
+weight and lazy interval), the constraints (weight clipping), and what D's inputs go through
+(DiffAugment, instance noise). The GANModule gets them as one list and calls the same four hooks
+of each, in the list's order; a part receives the context of the step it takes part in and returns
+named terms (`{name: 0-dim tensor}`, names from `ganlab.names`). The step adds the terms of every
+part into the player's loss, logs each one by name and checks each one for divergence. Nothing
+passes between parts or methods through attributes. A new trick is one StepPart class and one YAML.
 
 `DiscriminatorStep`: one of the k discriminator steps of a generator iteration.
 `GeneratorStep`: the generator step that ends the iteration. `d_real` is computed on first use
@@ -59,18 +62,31 @@ class GeneratorStep:
 
 
 class StepPart:
-    """A part of the training step: the adversarial objective, the auxiliary class loss, or any
-    term a later method adds. Each method returns named terms; the defaults return none.
+    """A part of the training step (see the module docstring). Every hook has a default that does
+    nothing, so a part implements only what it takes part in:
 
-    - `discriminator_terms(step)`: terms added to D's loss in each D step (names `loss/...`).
-    - `discriminator_step_done(step)`: called after D's optimiser step (a controller such as
-      BEGAN's k_t updates its state here, outside the graph); returns values to report by name
-      (not added to any loss).
+    - `discriminator_input(x, iteration)`: what D's inputs (real and generated, in both players'
+      steps) go through, e.g. DiffAugment or instance noise; `iteration` is the generator
+      iteration. The parts' transforms apply in the list's order.
+    - `discriminator_terms(step)`: terms added to D's loss in each D step (names `loss/...`); a
+      lazy regulariser returns its term on the steps it is due only.
+    - `discriminator_step_done(step)`: called after D's optimiser step: a controller such as
+      BEGAN's k_t updates its state here, outside the graph, a constraint (weight clipping) acts on
+      `step.discriminator`; returns values to report by name (not added to any loss).
     - `generator_terms(step)`: terms added to G's loss in the G step.
 
     A part that keeps state (BEGAN's k_t) is also an `nn.Module` holding it in buffers: the
     GANModule registers it, so the state is in the checkpoint's state_dict and on the device.
+
+    `needs`: what the part reads from the discriminator beyond its score (names from
+    `ganlab.networks.output`: RECONSTRUCTION, CLASS_LOGITS, CODES, FEATURES, PER_SAMPLE); the build
+    step refuses, before training, a discriminator that does not provide it (ganlab.build).
     """
+
+    needs: frozenset[str] = frozenset()
+
+    def discriminator_input(self, x: Tensor, iteration: int) -> Tensor:
+        return x
 
     def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
         return {}
@@ -80,6 +96,15 @@ class StepPart:
 
     def generator_terms(self, step: GeneratorStep) -> Terms:
         return {}
+
+
+def add_terms(terms: Terms, new: Terms) -> None:
+    """Adds a part's terms to the step's; two parts may not report the same name."""
+    clash = terms.keys() & new.keys()
+    if clash:
+        raise ValueError(f"two parts of the step report the term(s) {', '.join(sorted(clash))}: give them distinct "
+                         "names (a regulariser's `name`)")
+    terms.update(new)
 
 
 def total(terms: Terms) -> Tensor:

@@ -1,4 +1,4 @@
-"""run(cfg): the only code that reads the config. It builds every object, wires them and fits."""
+"""run(cfg): wires the objects the config describes (built by ganlab.build) and fits."""
 from __future__ import annotations
 
 import logging
@@ -18,6 +18,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from ganlab import interrupt, names
+from ganlab.build import build_module
 from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.metrics import ImageMetrics
 from ganlab.callbacks.mode_metrics import ModeMetrics
@@ -27,61 +28,10 @@ from ganlab.checkpoints import CheckpointError, check_resumable, is_newest_state
 from ganlab.config_checks import check_config, check_labels, check_writable_dir
 from ganlab.distributed import check_data_parallel
 from ganlab.hparams import declare_hparams, hydra_run_hparams
-from ganlab.latents import GaussianLatent, Latent
 from ganlab.module import GANModule
-from ganlab.networks.infogan import InfoGANDiscriminator
-from ganlab.networks.output import Generator
 from ganlab.sweep import METRICS_FILE, in_multirun, write_json
 
 log = logging.getLogger(__name__)
-
-
-def build_generator(cfg: DictConfig, image_shape: tuple[int, ...], num_classes: int) -> tuple[Generator, Latent]:
-    """G and the latent distribution it reads (conf/latent/): G's input size is the latent's
-    `input_dim` (model.latent_dim, plus the codes of latent=infogan). A config without `latent`
-    (a checkpoint written before the group existed) reads N(0, I) of size model.latent_dim."""
-    latent = instantiate(cfg.latent) if cfg.get("latent") else GaussianLatent(cfg.model.latent_dim)
-    generator = instantiate(cfg.model.generator, image_shape=image_shape, num_classes=num_classes,
-                            latent_dim=latent.input_dim)
-    return generator, latent
-
-
-def build_module(cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int) -> GANModule:
-    """The GANModule the config describes, for images of `image_shape`."""
-    generator, latent = build_generator(cfg, image_shape, num_classes)
-
-    def discriminator_for(shape: tuple[int, ...]):
-        return instantiate(cfg.model.discriminator, image_shape=shape, num_classes=num_classes)
-
-    discriminator = (instantiate(cfg.packing)(discriminator_for, image_shape) if cfg.get("packing")
-                     else discriminator_for(image_shape))  # packing=pacgan: D of packed samples
-    mutual_information = []
-    if cfg.get("infogan"):  # latent=infogan: Q's head on D's features, and the mutual-information term
-        discriminator = InfoGANDiscriminator(discriminator, instantiate(cfg.infogan.q_head), image_shape)
-        mutual_information = [instantiate(cfg.infogan.loss)]
-    objective = instantiate(cfg.loss.objective)
-    return GANModule(
-        generator=generator,
-        discriminator=discriminator,
-        latent=latent,
-        loss=instantiate(cfg.unrolled)(objective) if cfg.get("unrolled") else objective,  # unrolled=default
-        generator_optimizer=instantiate(cfg.optim.generator),
-        discriminator_optimizer=instantiate(cfg.optim.discriminator),
-        regularizers={name: instantiate(r) for name, r in cfg.loss.regularizers.items()},
-        constraints=[instantiate(c) for c in cfg.loss.constraints.values()],
-        auxiliary_losses=[*(instantiate(a) for a in cfg.conditioning.auxiliary.values()), *mutual_information],
-        augment=instantiate(cfg.augment) if cfg.get("augment") else None,
-        generator_ema=instantiate(cfg.ema)(generator) if cfg.get("ema") else None,
-        d_steps_per_g_step=cfg.loss.d_steps_per_g_step,
-        iterations=cfg.iterations,
-        num_classes=num_classes,
-        log_every_n=cfg.log_every_n,
-        detect_divergence=cfg.get("detect_divergence", True),
-        generator_schedule=instantiate(cfg.scheduler.generator) if cfg.get("scheduler") else None,
-        discriminator_schedule=instantiate(cfg.scheduler.discriminator) if cfg.get("scheduler") else None,
-        instance_noise=instantiate(cfg.instance_noise) if cfg.get("instance_noise") else None,
-        d_loss_watch=instantiate(cfg.diagnostics) if cfg.get("diagnostics") else None,
-    )
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

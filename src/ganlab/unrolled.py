@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.networks.output import DOut
 
@@ -42,8 +43,7 @@ def lookahead(discriminator: nn.Module, optimizer: torch.optim.Optimizer, steps:
     writes, `optimizer`'s state: the real D and its optimiser are left untouched. The Adam
     denominator is sqrt(v + eps^2) + eps, which equals Adam's sqrt(v) + eps up to eps^2 and keeps the
     second derivative finite where a gradient is exactly zero (a maxout piece that never wins)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ConfigError(f"unrolled GAN: the number of look-ahead steps must be an integer >= 0, got {steps!r}")
+    checks.count(steps, "steps")
     lr, (beta1, beta2), eps = adam_settings(optimizer)
     real_params = dict(discriminator.named_parameters())
     buffers: Params = {name: b.clone() for name, b in discriminator.named_buffers()}

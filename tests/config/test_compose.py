@@ -8,7 +8,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from helpers import compose_config, options
 

@@ -14,7 +14,8 @@ from omegaconf import OmegaConf, open_dict
 from PIL import Image
 
 from ganlab import CONFIG_DIR
-from ganlab.train import build_module, run
+from ganlab.build import build_module
+from ganlab.train import run
 
 from helpers import compose_config
 
@@ -136,8 +137,8 @@ PAPER_SETTINGS = {
         "data._target_": "ganlab.data.CIFAR10DataModule",
         "model.discriminator._target_": "ganlab.networks.ResNetDiscriminator",
         "loss.objective._target_": "ganlab.losses.WassersteinLoss", "loss.regularizers.gradient_penalty.weight": 10.0,
-        "model.discriminator.norm": None, "model.discriminator.spectral_norm": False,
-        "model.generator.width": 128, "model.discriminator.width": 128, "loss.d_steps_per_g_step": 5,
+        "loss.discriminator_variant": "critic", "model.variants.critic.norm": None,
+        "model.variants.critic.spectral_norm": False, "model.generator.width": 128, "model.discriminator.width": 128, "loss.d_steps_per_g_step": 5,
         "data.batch_size": 64, "iterations": 100_000, **ADAM_SNGAN},
     "cifar10_sngan": {
         "scheduler.generator._target_": "ganlab.schedules.LinearDecay",
@@ -170,7 +171,7 @@ PAPER_SETTINGS = {
         "scheduler.discriminator.final": 0.25, "loss.d_steps_per_g_step": 1, **ADAM_SNGAN},
     "mnist_ebgan": {
         "data._target_": "ganlab.data.MNISTDataModule",
-        "model.discriminator._target_": "ganlab.networks.MLPAutoencoder",
+        "loss.discriminator_variant": "autoencoder", "model.variants.autoencoder._target_": "ganlab.networks.MLPAutoencoder",
         "loss.objective._target_": "ganlab.losses.EnergyLoss", "loss.objective.pt_weight": 0.1,
         "data.batch_size": 64, "loss.lr": 1e-3},
 }

@@ -8,8 +8,8 @@ import pytorch_lightning as pl
 import torch
 
 from ganlab import CONFIG_DIR
-from ganlab.step import DiscriminatorStep, StepPart, total
-from ganlab.train import build_module
+from ganlab.step import DiscriminatorStep, StepPart, add_terms, total
+from ganlab.build import build_module
 
 from helpers import ToyData, compose_config, fit_module, options
 
@@ -71,7 +71,7 @@ def snapshot(network) -> list[torch.Tensor]:
 
 def test_d_loss_reaches_only_d_and_g_loss_only_g(loss_module):
     probe = PlayerProbe(loss_module)
-    loss_module.auxiliary_losses.append(probe)
+    loss_module.parts["probe"] = probe  # the last part: after the constraints
     g_before = snapshot(loss_module.generator)
     fit(loss_module, iterations=1)  # every D step with the loss's regularisers and constraints, then G's
     for g, _, g_grads in probe.events:
@@ -83,11 +83,13 @@ def test_d_loss_reaches_only_d_and_g_loss_only_g(loss_module):
 
 
 def discriminator_loss(module, real, fake, index: int) -> torch.Tensor:
-    """D's loss of one D step through the parts' contract: the loss's terms and the due regularisers'."""
+    """D's loss of one D step through the parts' contract: the terms of every part (the loss's and the
+    due regularisers')."""
     d = module.discriminator
     step = DiscriminatorStep(d, real, fake, None, d_real=d(real), d_fake=d(fake), index=index)
-    terms = module.loss.discriminator_terms(step)
-    terms.update({name: r.term(step) for name, r in module.regularizers.items() if r.due(step)})
+    terms = {}
+    for part in module.parts.values():
+        add_terms(terms, part.discriminator_terms(step))
     return total(terms)
 
 

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint, save_atomically
 from ganlab.checkpoints import CheckpointError, check_resumable, load_checkpoint
 from ganlab.divergence import DivergenceError
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from helpers import compose_config as compose_train
 from helpers import fit_module, make_toy_module

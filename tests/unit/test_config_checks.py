@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ganlab import CONFIG_DIR
@@ -13,7 +14,7 @@ from ganlab import config_checks
 from ganlab.cli import CheckOutputDir, check_command_line, report_errors
 from ganlab.config_checks import (SAMPLE_SCHEMA, ConfigError, check_accelerator, check_config, check_labels,
                                   check_values, check_writable_dir)
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from helpers import compose_config
 from helpers import compose_config as compose_train
@@ -35,10 +36,6 @@ CONF = CONFIG_DIR
     (["model=mlp", "model.discriminator.dropout=1.0"], "model.discriminator.dropout must be a number in [0, 1)"),
     (["optim.generator.betas=[0.5,1.5]"], "optim.generator.betas must be two numbers in [0, 1)"),
     (["optim.discriminator.lr=abc"], "optim.discriminator.lr must be a positive number, got 'abc'"),
-    (["data.num_workers=-1"], "data.num_workers must be an integer >= 0, got -1"),
-    (["data=image_folder", "data.channels=2"], "data.channels must be one of 1, 3, got 2"),
-    (["loss=wgan_gp", "loss.regularizers.gradient_penalty.weight=-1"],
-     "loss.regularizers.gradient_penalty.weight must be a non-negative number, got -1"),
     (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
@@ -50,8 +47,38 @@ def test_a_bad_value_names_the_key_and_what_is_allowed(overrides, message):
     assert str(error.value).startswith(message)
 
 
+@pytest.mark.parametrize("overrides, message", [
+    (["loss=wgan_gp", "loss.regularizers.gradient_penalty.weight=-1"],
+     "loss.regularizers.gradient_penalty.weight must be a non-negative number, got -1"),
+    (["loss.objective.label_smoothing=1.5"], "loss.objective.label_smoothing must be a number in [0, 1), got 1.5"),
+    (["loss=ebgan", "loss.objective.margin=0"], "loss.objective.margin must be a positive number, got 0"),
+    (["loss=wgan_clip", "loss.constraints.weight_clip.clip_value=0"],
+     "loss.constraints.weight_clip.clip_value must be a positive number, got 0"),
+    (["conditioning=acgan", "conditioning.auxiliary.class_loss.weight=-1"],
+     "conditioning.auxiliary.class_loss.weight must be a non-negative number, got -1"),
+    (["regularizer=r1", "loss.regularizers.r1.every_n=0"], "loss.regularizers.r1.every_n must be a positive integer"),
+    (["ema=default", "ema.decay=1.0"], "ema.decay must be a number in [0, 1), got 1.0"),
+    (["latent=infogan", "latent.continuous=-1"], "latent.continuous must be an integer >= 0, got -1"),
+    (["latent=infogan", "infogan.loss.continuous_weight=-0.1"],
+     "infogan.loss.continuous_weight must be a non-negative number, got -0.1"),
+    (["unrolled=default", "unrolled.steps=-1"], "unrolled.steps must be an integer >= 0, got -1"),
+    (["instance_noise=default", "instance_noise.std=-1"], "instance_noise.std must be a non-negative number, got -1"),
+    (["scheduler=linear_decay", "scheduler.generator.total=0"], "scheduler.generator.total must be a positive integer"),
+    (["loss=lsgan", "loss.objective.a=1"], "loss.objective (LeastSquaresLoss): the real label b and the fake label a "
+                                           "must differ, got a = b = 1"),
+])
+def test_a_value_a_constructor_refuses_names_its_config_key_once(overrides, message, capsys):
+    """Values the objects check themselves (ganlab.checks): the error names the config key, once."""
+    cfg = compose_config("data=digits", *overrides)
+    check_config(cfg)  # not the schema's: the constructor's
+    with pytest.raises(SystemExit) as exit_info:
+        report_errors(build_module, cfg, (1, 28, 28), 10 if cfg.conditioning.uses_labels else 0)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+
+
 # Every option of every config group (callbacks/<name>/ included), found on disk: a new option is checked too.
-SKIP_GROUPS = {"hydra", "paths", "hparams_search", "model_loss"}  # Hydra's own, or picked by the others
+SKIP_GROUPS = {"hydra", "paths", "hparams_search"}  # Hydra's own, or picked by the others
 OPTIONS = sorted((str(p.parent.relative_to(CONF)), p.stem) for p in CONF.glob("*/**/*.yaml")
                  if p.parent.relative_to(CONF).parts[0] not in SKIP_GROUPS and p.parent != CONF / "callbacks")
 
@@ -140,14 +167,31 @@ def test_valid_or_hydra_handled_command_lines_pass(args):
 
 @pytest.mark.parametrize("key, value", [
     ("iterations", 0), ("iterations", -5), ("iterations", "many"), ("log_every_n", 0),
-    ("data.batch_size", 0), ("data.batch_size", -1), ("loss.d_steps_per_g_step", 0),
+    ("loss.d_steps_per_g_step", 0),
     ("loss.lr", 0), ("loss.lr", -1e-4), ("optim.generator.lr", 0.0), ("optim.discriminator.lr", -1),
-    ("callbacks.checkpoint.every_n", 0), ("callbacks.sample_grid.every_n", -1), ("data.image_size", 0),
+    ("callbacks.checkpoint.every_n", 0), ("callbacks.sample_grid.every_n", -1),
 ])
 def test_check_config_names_the_bad_key(key, value):
     cfg = compose_train("data=digits", f"{key}={value}")
     with pytest.raises(ConfigError, match=f"^{key.replace('.', '[.]')} must be a positive"):
         check_config(cfg)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.batch_size=0"], "data.batch_size must be a positive integer, got 0"),
+    (["data.batch_size=-1"], "data.batch_size must be a positive integer, got -1"),
+    (["data.num_workers=-1"], "data.num_workers must be an integer >= 0, got -1"),
+    (["data.image_size=0"], "data.image_size must be an integer >= 4 (or null: the stored size), got 0"),
+    (["data=image_folder", "data.channels=2"], "data.channels must be 1 (grayscale) or 3 (RGB), got 2"),
+    (["data=ring", "data.sigma=0"], "data.sigma must be a positive number, got 0"),
+])
+def test_a_bad_data_value_names_its_config_key_once(overrides, message, capsys):
+    """The DataModules check their own values (ganlab.checks); the error names the config key, once."""
+    cfg = compose_train(*([] if any(o.startswith("data=") for o in overrides) else ["data=digits"]), *overrides)
+    check_config(cfg)
+    with pytest.raises(SystemExit):
+        report_errors(instantiate, cfg.data)
+    assert capsys.readouterr().err.startswith(f"error: {message}")
 
 
 def test_check_config_accepts_the_defaults():

@@ -11,6 +11,7 @@ from torch import nn
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.divergence import DivergenceError, all_finite
 from ganlab.losses import NonSaturatingLoss
+from ganlab.step import StepPart
 
 from helpers import fit_module, make_toy_module
 
@@ -28,18 +29,19 @@ class NaNLossAt(NonSaturatingLoss):
         return loss * math.nan if self.calls == self.step else loss
 
 
-class InfWeightAt:
+class InfWeightAt(StepPart):
     """A constraint that puts +Inf into one weight of D after its step `step`: the losses of that step
     are finite, only the weights show the divergence."""
 
     def __init__(self, step: int):
         self.step, self.calls = step, 0
 
-    def __call__(self, discriminator: nn.Module) -> None:
+    def discriminator_step_done(self, step) -> dict:
         self.calls += 1
         if self.calls == self.step:
             with torch.no_grad():
-                discriminator.head.bias.fill_(math.inf)
+                step.discriminator.head.bias.fill_(math.inf)
+        return {}
 
 
 toy_module = make_toy_module  # toy networks, the GAN loss, Adam, 10 iterations
@@ -93,7 +95,7 @@ def test_non_finite_weights_with_finite_losses_are_caught_by_the_next_losses(tmp
     iteration reads it, so iteration 3 stops with that loss and the weights named."""
     checkpoints = IterationCheckpoint(str(tmp_path), every_n=2)
     with pytest.raises(DivergenceError, match=r"iteration 3 .*loss/g = nan; the discriminator weights hold NaN or Inf"):
-        fit(toy_module(constraints=[InfWeightAt(step=3)]), [checkpoints])
+        fit(toy_module(parts={"inf_weight": InfWeightAt(step=3)}), [checkpoints])
     last = saved(tmp_path / "last.ckpt")
     assert last["ganlab"]["g_iter"] == 2 and finite_state(last)
     assert not (tmp_path / "iter_0000004.ckpt").exists()

@@ -6,6 +6,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from ganlab import checks
 from ganlab.ema import GeneratorEMA, averaged_generator_state
 from ganlab.networks import Generator
 
@@ -69,8 +70,10 @@ def test_warmup_schedule():
 
 @pytest.mark.parametrize("kwargs", [{"decay": 1.0}, {"decay": -0.1}, {"start_iter": -1}])
 def test_bad_settings_name_the_key(kwargs):
-    with pytest.raises(ValueError, match="ema."):
-        GeneratorEMA(Scalar(), **kwargs)
+    key = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"^ema[.]{key} must be"):
+        with checks.under("ema"):  # as ganlab.build builds it around G
+            GeneratorEMA(Scalar(), **kwargs)
 
 
 # --- in the model -------------------------------------------------------------------------------
@@ -125,7 +128,7 @@ def test_without_ema_the_trained_generator_is_evaluated(toy_module):
 
 
 def test_ema_option_composes_into_the_model_and_is_off_by_default(compose_train):
-    from ganlab.train import build_module
+    from ganlab.build import build_module
 
     assert "ema" not in compose_train(output_dir="/tmp/run")
     cfg = compose_train("ema=default", "ema.decay=0.9999", "model=mlp", "model.generator.hidden=[8]",

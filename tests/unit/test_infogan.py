@@ -14,7 +14,7 @@ from ganlab.names import D_INFO, G_INFO
 from ganlab.networks import DCGANDiscriminator, MLPAutoencoder, MLPDiscriminator, ResNetDiscriminator
 from ganlab.networks.infogan import InfoGANDiscriminator, QHead, feature_size
 from ganlab.step import DiscriminatorStep, GeneratorStep
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from helpers import ToyData, ToyGenerator, compose_config, fit_module
 
@@ -118,7 +118,7 @@ def test_the_config_builds_g_for_the_latent_and_wraps_d(tmp_path):
     module = build_module(cfg, image_shape=SHAPE, num_classes=0)
     assert module.latent.input_dim == module.generator.latent_dim == 6 + 4 + 1
     assert isinstance(module.discriminator, InfoGANDiscriminator)
-    assert any(isinstance(part, MutualInformationLoss) for part in module.auxiliary_losses)
+    assert any(isinstance(part, MutualInformationLoss) for part in module.parts.values())
     plain = build_module(compose_config("model.generator.width=8", "model.discriminator.width=8",
                                         output_dir=tmp_path), image_shape=SHAPE, num_classes=0)
     assert not isinstance(plain.discriminator, InfoGANDiscriminator) and plain.generator.latent_dim == 100

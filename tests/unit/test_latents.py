@@ -105,8 +105,8 @@ def test_continuous_traversal_spans_minus_two_to_two():
     assert torch.equal(sample.z.view(5, 3, -1)[:, :, 8], sample.z.view(5, 3, -1)[:1, :, 8].expand(5, 3))
 
 
-@pytest.mark.parametrize("kwargs, key", [({"categorical": [1]}, "latent.categorical"),
-                                          ({"continuous": -1}, "latent.continuous"),
+@pytest.mark.parametrize("kwargs, key", [({"categorical": [1]}, "^categorical must be a list of category counts >= 2"),
+                                          ({"continuous": -1}, "^continuous must be an integer >= 0"),
                                           ({"categorical": [], "continuous": 0}, "at least one code")])
 def test_bad_codes_are_clear_errors(kwargs, key):
     with pytest.raises(ConfigError, match=key):

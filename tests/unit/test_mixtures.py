@@ -56,8 +56,8 @@ def test_mixture_batches_and_keys():
     assert not torch.equal(data.train_dataset.images, other.train_dataset.images)
 
 
-@pytest.mark.parametrize("kwargs, key", [({"modes": 24}, "data.modes"), ({"sigma": 0.0}, "data.sigma"),
-                                         ({"radius": -1.0}, "data.radius"), ({"size": 0}, "data.size")])
+@pytest.mark.parametrize("kwargs, key", [({"modes": 24}, "data.modes"), ({"sigma": 0.0}, "^sigma must be"),
+                                         ({"radius": -1.0}, "^radius must be"), ({"size": 0}, "^size must be")])
 def test_bad_mixture_keys_name_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
         GridDataModule(num_workers=0, **kwargs)
@@ -151,9 +151,20 @@ def test_packed_pacgan_discriminator_sees_the_whole_pack():
 def test_packing_errors():
     with pytest.raises(ValueError, match="multiple of packing.samples=3"):
         PackedDiscriminator(Recorder, (2,), samples=3)(torch.randn(10, 2))
-    with pytest.raises(ConfigError, match="conditioning=none"):
-        PackedDiscriminator(lambda s: PacGANDiscriminator(s, num_classes=3, label_dim=2), (2,), samples=2)
-    with pytest.raises(ConfigError, match="packing.samples"):
+    conditional = PackedDiscriminator(lambda s: PacGANDiscriminator(s, num_classes=3, label_dim=2), (2,), samples=2)
+    assert conditional.conditional and "per_sample" not in conditional.provides  # the build step refuses it:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from ganlab import CONFIG_DIR
+    from ganlab.build import build_module
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["model=pacgan", "packing=pacgan", "conditioning=concat"])
+    with pytest.raises(ConfigError, match="^model=pacgan with packing .* cannot serve conditioning=concat: .*without packing"):
+        build_module(cfg, (2,), 3)
+    with pytest.raises(ConfigError, match="^samples must be a positive integer"):  # packing.samples, once built
         PackedDiscriminator(Recorder, (2,), samples=0)
 
 

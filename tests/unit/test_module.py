@@ -37,7 +37,7 @@ class StepProbe(StepPart):
 @pytest.mark.parametrize("k", [1, 3])
 def test_each_players_step_updates_only_that_player(toy_module, fit, k):
     probe = StepProbe()
-    module = toy_module(auxiliary_losses=[probe], d_steps_per_g_step=k, iterations=1)
+    module = toy_module(parts={"probe": probe}, d_steps_per_g_step=k, iterations=1)
     probe.module = module
     g0, d0 = snapshot(module.generator), snapshot(module.discriminator)
     fit(module)
@@ -89,3 +89,20 @@ def test_the_generator_must_meet_the_generator_contract(toy_module):
 
     with pytest.raises(TypeError, match="ganlab.networks.Generator"):
         GANModule(nn.Linear(4, 16), nn.Linear(16, 1), NonSaturatingLoss(), torch.optim.Adam, torch.optim.Adam)
+
+
+def test_the_parts_keep_the_checkpoint_keys(compose_train):
+    """Checkpoints stay loadable: with every kind of shipped part in the step, the state_dict holds the
+    networks, the EMA and the objective's buffers (BEGAN's k_t, here inside the unrolled loss) only,
+    under the keys they had before the parts became one list."""
+    from ganlab.build import build_module
+
+    cfg = compose_train("model=mlp", "loss=began", "regularizer=[r1,r2]", "augment=diffaugment",
+                        "instance_noise=default", "ema=default", "unrolled=default", "conditioning=acgan",
+                        "model.generator.hidden=[16]", "model.discriminator.hidden=[16]")
+    module = build_module(cfg, (1, 8, 8), 10)
+    keys = module.state_dict()
+    assert {key.split(".")[0] for key in keys} == {"generator", "discriminator", "loss", "generator_ema"}
+    assert "loss.objective.k" in keys
+    assert list(module.parts) == ["loss", "conditioning.auxiliary.class_loss", "loss.regularizers.r1",
+                                  "loss.regularizers.r2", "augment", "instance_noise"]

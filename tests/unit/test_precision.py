@@ -19,7 +19,7 @@ from ganlab.losses import WassersteinLoss
 from ganlab.module import GANModule
 from ganlab.networks import DOut
 from ganlab.regularizers import GradientPenalty, R1Penalty
-from ganlab.train import build_module
+from ganlab.build import build_module
 
 from helpers import ToyData, ToyGenerator, compose_config, fit_module
 
@@ -152,7 +152,7 @@ def wgan_gp_module() -> GANModule:
     return GANModule(ToyGenerator(side=8, latent_dim=8, hidden=32), SmallCritic(), WassersteinLoss(),
                      generator_optimizer=lambda p: torch.optim.SGD(p, lr=1e-2),
                      discriminator_optimizer=lambda p: torch.optim.SGD(p, lr=1e-2),
-                     regularizers={"gradient_penalty": GradientPenalty()}, iterations=3, log_every_n=1)
+                     parts={"gradient_penalty": GradientPenalty()}, iterations=3, log_every_n=1)
 
 
 def test_float16_grad_scaler_serves_both_optimisers():

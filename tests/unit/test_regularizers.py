@@ -225,7 +225,7 @@ class TinyCritic(nn.Module):
 
 
 class CriticAfterEachStep(StepPart):
-    """Records D's parameters after each D step (the constraints have run by then)."""
+    """Records D's parameters after each D step (the constraints listed before it have run by then)."""
 
     def __init__(self):
         self.after = []
@@ -243,7 +243,7 @@ def test_after_a_wgan_clip_critic_step_every_parameter_lies_in_the_box(fit):
         generator=ToyGenerator(), discriminator=TinyCritic(), loss=WassersteinLoss(),
         generator_optimizer=lambda p: torch.optim.RMSprop(p, lr=0.5),
         discriminator_optimizer=lambda p: torch.optim.RMSprop(p, lr=0.5),  # steps far outside the box
-        constraints=[WeightClip(c)], auxiliary_losses=[probe], d_steps_per_g_step=5, iterations=1)
+        parts={"weight_clip": WeightClip(c), "probe": probe}, d_steps_per_g_step=5, iterations=1)
     before = [p.detach().clone() for p in module.discriminator.parameters()]
     fit(module)
     assert len(probe.after) == 5

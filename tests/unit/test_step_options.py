@@ -137,7 +137,7 @@ def test_instance_noise_reaches_d_annealed():
             seen.append(x.detach().clone())
             return DOut(score=self.lin(x.flatten(1)).squeeze(1))
 
-    module = make_toy_module(iterations=2, instance_noise=InstanceNoise(std=0.5, anneal_iterations=1))
+    module = make_toy_module(iterations=2, parts={"instance_noise": InstanceNoise(std=0.5, anneal_iterations=1)})
     module.discriminator = Recording()
     data = ToyData(n=16, same_images=True)
     fit_module(module, data)

@@ -17,6 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ganlab import checks
+from ganlab.step import StepPart
+
 Augmentation = Callable[[Tensor], Tensor]
 
 
@@ -86,7 +89,7 @@ def parse_policy(policy: str | Sequence[str]) -> list[str]:
     return [str(name).strip() for name in names if str(name).strip()]
 
 
-class DiffAugment(nn.Module):
+class DiffAugment(nn.Module, StepPart):
     """x (n, c, h, w) -> the same images, each randomly augmented by every policy in turn.
 
     Differentiable with respect to x; the random draws use the global torch generator on x's device
@@ -101,14 +104,17 @@ class DiffAugment(nn.Module):
         self.policy = parse_policy(policy)
         unknown = [name for name in self.policy if name not in POLICIES]
         if unknown:
-            raise ValueError(f"augment.policy: unknown DiffAugment operation(s) {', '.join(map(repr, unknown))}; "
-                             f"valid ones are {', '.join(sorted(POLICIES))}")
+            raise checks.BadValue("policy", f"a list of DiffAugment operations from {', '.join(sorted(POLICIES))} "
+                                            f"(unknown: {', '.join(map(repr, unknown))})", policy)
         self.augmentations = [f for name in self.policy for f in POLICIES[name]]
 
     def forward(self, x: Tensor) -> Tensor:
         for augment in self.augmentations:
             x = augment(x)
         return x
+
+    def discriminator_input(self, x: Tensor, iteration: int) -> Tensor:
+        return self(x)
 
     def extra_repr(self) -> str:
         return f"policy={','.join(self.policy)}"

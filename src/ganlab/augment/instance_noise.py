@@ -6,19 +6,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganlab import checks
+from ganlab.step import StepPart
 
-class InstanceNoise:
+
+class InstanceNoise(StepPart):
     """x + sigma(t) * N(0, I), sigma(t) = std * max(0, 1 - t / anneal_iterations), t the generator
     iteration (0-based). Images are in [-1, 1]; std 0.1 is 5% of their range."""
 
     def __init__(self, std: float = 0.1, anneal_iterations: int = 10_000):
-        if std < 0:
-            raise ValueError(f"instance_noise.std must be >= 0, got {std}")
-        if isinstance(anneal_iterations, bool) or not isinstance(anneal_iterations, int) or anneal_iterations < 1:
-            raise ValueError(f"instance_noise.anneal_iterations must be a positive number of generator iterations, "
-                             f"got {anneal_iterations!r}")
-        self.std = float(std)
-        self.anneal_iterations = anneal_iterations
+        self.std = checks.non_negative(std, "std")
+        self.anneal_iterations = checks.positive_int(anneal_iterations, "anneal_iterations")  # generator iterations
 
     def std_at(self, iteration: int) -> float:
         return self.std * max(0.0, 1.0 - iteration / self.anneal_iterations)
@@ -28,3 +26,6 @@ class InstanceNoise:
         if sigma == 0.0:
             return x
         return x + sigma * torch.randn_like(x)
+
+    def discriminator_input(self, x: Tensor, iteration: int) -> Tensor:
+        return self(x, iteration)

@@ -6,15 +6,15 @@ import sys
 from pytorch_lightning.callbacks import ProgressBar
 from tqdm import tqdm
 
+from ganlab import checks
+
 
 class IterationProgressBar(ProgressBar):
     """One bar for the whole run (not one per epoch), counted in generator iterations."""
 
     def __init__(self, refresh_rate: int = 10):
         super().__init__()
-        if refresh_rate < 1:
-            raise ValueError(f"callbacks.progress_bar.refresh_rate must be >= 1, got {refresh_rate}")
-        self.refresh_rate = refresh_rate
+        self.refresh_rate = checks.positive_int(refresh_rate, "refresh_rate")
         self._enabled = True
         self._bar: tqdm | None = None
 

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from torchvision.utils import make_grid, save_image
 
+from ganlab import checks
 from ganlab.callbacks.mixture_picture import points_picture
 from ganlab.latents import check_truncation
 from ganlab.sampling import generate, generate_from_noise, interpolate, seeded_latent
@@ -36,22 +37,15 @@ class SampleGrid(pl.Callback):
     def __init__(self, dirpath: str, every_n: int = 500, num_samples: int = 64, seed: int = 1234,
                  interpolation_rows: int = 4, interpolation_steps: int = 8, truncation: float | None = None,
                  traversal_columns: int = 8, traversal_steps: int = 7):
-        if every_n < 1:
-            raise ValueError(f"callbacks.sample_grid.every_n must be >= 1, got {every_n}")
-        if num_samples < 1:
-            raise ValueError(f"callbacks.sample_grid.num_samples must be >= 1, got {num_samples}")
         self.dirpath = Path(dirpath)
-        self.every_n = every_n
-        self.num_samples = num_samples
+        self.every_n = checks.positive_int(every_n, "every_n")
+        self.num_samples = checks.positive_int(num_samples, "num_samples")
         self.seed = seed
         self.interpolation_rows = interpolation_rows
         self.interpolation_steps = max(interpolation_steps, 2)
-        self.truncation = check_truncation(truncation, "callbacks.sample_grid.truncation")
-        for key, value in (("traversal_columns", traversal_columns), ("traversal_steps", traversal_steps)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"callbacks.sample_grid.{key} must be a positive integer, got {value!r}")
-        self.traversal_columns = traversal_columns
-        self.traversal_steps = traversal_steps
+        self.truncation = check_truncation(truncation, "truncation")
+        self.traversal_columns = checks.positive_int(traversal_columns, "traversal_columns")
+        self.traversal_steps = checks.positive_int(traversal_steps, "traversal_steps")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if pl_module.g_iter % self.every_n == 0:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.data.datasets import TensorImages, identity_collate
 from ganlab.data.sampler import EpochShuffleSampler, ResumableDataLoader
@@ -59,13 +60,8 @@ class GANDataModule(pl.LightningDataModule):
         batches_per_iteration: int = 1,  # k: real batches per item (run() passes loss.d_steps_per_g_step)
     ):
         super().__init__()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ConfigError(f"data.num_workers must be an integer >= 0, got {num_workers!r}")
-        if isinstance(batches_per_iteration, bool) or not isinstance(batches_per_iteration, int) \
-                or batches_per_iteration < 1:
-            raise ConfigError(f"loss.d_steps_per_g_step must be a positive integer, got {batches_per_iteration!r}")
+        checks.positive_int(batch_size, "batch_size")
+        checks.count(num_workers, "num_workers")
         self.root = Path(str(root)).expanduser()
         self.download = bool(download)
         self.batch_size = batch_size
@@ -231,10 +227,8 @@ class InMemoryDataModule(GANDataModule):
     def __init__(self, *args: Any, image_size: int | None = None, on_device: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         image_size = self.default_image_size if image_size is None else image_size
-        if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int)
-                                       or image_size < 4):
-            raise ConfigError(f"data.image_size must be an integer >= 4 (or null: the stored size), "
-                              f"got {image_size!r}")
+        if image_size is not None and not (checks.is_int(image_size) and image_size >= 4):
+            raise checks.BadValue("image_size", "an integer >= 4 (or null: the stored size)", image_size)
         self.image_size = image_size
         self.on_device = bool(on_device)
 

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.data.base import GANDataModule
 from ganlab.data.datasets import DatasetError, ImageFiles
@@ -60,10 +61,8 @@ class CelebADataModule(GANDataModule):
     def __init__(self, *args: Any, image_size: int = 64, crop: int = 178, condition_on: Sequence[str] = (),
                  skip_corrupt: bool = True, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4:
-            raise ConfigError(f"data.image_size must be an integer >= 4, got {image_size!r}")
-        if isinstance(crop, bool) or not isinstance(crop, int) or crop < 1:
-            raise ConfigError(f"data.crop must be a positive integer, got {crop!r}")
+        checks.integer(image_size, "image_size", low=4)
+        checks.positive_int(crop, "crop")
         if isinstance(condition_on, str):
             condition_on = [condition_on]
         self.image_size = image_size

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.data.base import GANDataModule
 from ganlab.data.datasets import DatasetError, ImageFiles
@@ -44,10 +45,9 @@ class ImageFolderDataModule(GANDataModule):
     def __init__(self, *args: Any, image_size: int = 64, channels: int = 3, skip_corrupt: bool = True,
                  **kwargs: Any):
         super().__init__(*args, **kwargs)
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 4:
-            raise ConfigError(f"data.image_size must be an integer >= 4, got {image_size!r}")
+        checks.integer(image_size, "image_size", low=4)
         if channels not in PIL_MODES:
-            raise ConfigError(f"data.channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+            raise checks.BadValue("channels", "1 (grayscale) or 3 (RGB)", channels)
         self.image_size = image_size
         self.channels = channels
         self.skip_corrupt = bool(skip_corrupt)

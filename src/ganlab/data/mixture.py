@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.data.base import InMemoryDataModule
 from ganlab.data.datasets import TensorImages
@@ -90,13 +91,10 @@ class GaussianMixtureDataModule(InMemoryDataModule):
         modes = self.default_modes if modes is None else modes
         radius = self.default_radius if radius is None else radius
         sigma = self.default_sigma if sigma is None else sigma
-        for key, value, least in (("modes", modes, 1), ("size", size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"data.{key} must be an integer >= {least}, got {value!r}")
-        if not radius > 0:
-            raise ConfigError(f"data.radius must be > 0, got {radius!r}")
-        if not sigma > 0:
-            raise ConfigError(f"data.sigma must be > 0, got {sigma!r}")
+        checks.positive_int(modes, "modes")
+        checks.positive_int(size, "size")
+        checks.positive(radius, "radius")
+        checks.positive(sigma, "sigma")
         self.modes, self.radius, self.sigma, self.size = modes, float(radius), float(sigma), size
         self.dataset_seed = dataset_seed
         self.means = self._means().float()  # (K, 2)

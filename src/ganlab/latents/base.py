@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 
 MAX_RESAMPLING_ROUNDS = 10_000  # truncation: rounds of redrawing before giving up (t far too small)
@@ -55,9 +56,8 @@ def check_truncation(truncation: float | None, key: str = "truncation") -> float
     """`truncation` if it is None or a positive number; a ConfigError naming `key` otherwise."""
     if truncation is None:
         return None
-    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not truncation > 0:
-        raise ConfigError(f"{key} must be a positive number (e.g. 0.5: redraw every |z_i| > 0.5) or null (off), "
-                          f"got {truncation!r}")
+    if not (checks.is_int(truncation) or isinstance(truncation, float)) or not truncation > 0:
+        raise checks.BadValue(key, "a positive number (e.g. 0.5: redraw every |z_i| > 0.5) or null (off)", truncation)
     return float(truncation)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganlab.config_checks import ConfigError
+from ganlab import checks
 from ganlab.latents.base import Latent, LatentSample, draw_noise
 
 
@@ -14,8 +14,7 @@ def _standard_normal(count: int, generator: torch.Generator | None, device) -> T
 
 class GaussianLatent(Latent):
     def __init__(self, dim: int):  # size of z
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ConfigError(f"latent.dim (model.latent_dim) must be a positive integer, got {dim!r}")
+        checks.positive_int(dim, "dim")
         self.dim = dim
         self.input_dim = dim
 

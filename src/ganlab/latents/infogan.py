@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.latents.base import Codes, Latent, LatentSample
 
@@ -26,13 +27,12 @@ class InfoGANLatent(Latent):
         continuous: int = 2,  # number of continuous codes, each U(-1, 1)
     ):
         categorical = list(categorical)
-        if any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in categorical):
-            raise ConfigError(f"latent.categorical must list category counts >= 2, got {categorical}")
-        if isinstance(continuous, bool) or not isinstance(continuous, int) or continuous < 0:
-            raise ConfigError(f"latent.continuous must be an integer >= 0, got {continuous!r}")
+        if not all(checks.is_int(k) and k >= 2 for k in categorical):
+            raise checks.BadValue("categorical", "a list of category counts >= 2", categorical)
+        checks.count(continuous, "continuous")
         if not categorical and continuous == 0:
-            raise ConfigError("latent=infogan needs at least one code: set latent.categorical (e.g. [10]) or "
-                              "latent.continuous (e.g. 2); without codes use latent=gaussian or latent=uniform")
+            raise ConfigError("InfoGAN needs at least one code: set categorical (e.g. [10]) or continuous (e.g. 2); "
+                              "without codes use latent=gaussian or latent=uniform")
         self.noise = noise
         self.categorical = categorical
         self.continuous = continuous

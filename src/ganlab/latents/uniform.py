@@ -5,16 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.config_checks import ConfigError
 from ganlab.latents.base import Latent, LatentSample, draw_noise
 
 
 class UniformLatent(Latent):
     def __init__(self, dim: int, low: float = -1.0, high: float = 1.0):  # size of z; its range
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise ConfigError(f"latent.dim (model.latent_dim) must be a positive integer, got {dim!r}")
+        checks.positive_int(dim, "dim")
         if not low < high:
-            raise ConfigError(f"latent.low must be below latent.high, got low={low}, high={high}")
+            raise ConfigError(f"low must be below high, got low={low}, high={high}")
         self.dim = dim
         self.input_dim = dim
         self.low, self.high = float(low), float(high)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.names import D_CLASS, G_CLASS
-from ganlab.networks.output import DOut
+from ganlab.networks.output import CLASS_LOGITS, PER_SAMPLE, DOut
 from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms
 
 
@@ -20,10 +21,10 @@ class AuxiliaryClassifierLoss(StepPart):
     `loss/d_class`, `loss/g_class`.
     """
 
+    needs = frozenset({CLASS_LOGITS, PER_SAMPLE})  # a class for every sample
+
     def __init__(self, weight: float = 1.0, on_fake: bool = True):
-        if weight < 0:
-            raise ValueError(f"conditioning.auxiliary.class_loss.weight must be >= 0, got {weight}")
-        self.weight = float(weight)
+        self.weight = checks.non_negative(weight, "weight")
         self.on_fake = on_fake
 
     def discriminator_loss(self, real: DOut, fake: DOut, y: Tensor) -> Tensor:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ganlab import checks
 from ganlab.diagnostics import relative_accuracy
 from ganlab.losses.base import AdversarialLoss
 from ganlab.names import BEGAN_K, BEGAN_M_GLOBAL
-from ganlab.networks.output import DOut
+from ganlab.networks.output import RECONSTRUCTION, DOut
 from ganlab.step import DiscriminatorStep, Terms
 
 
@@ -33,21 +34,17 @@ class BoundaryEquilibriumLoss(AdversarialLoss, nn.Module):
     reading it back. M_global is the paper's convergence measure (lower is better).
 
     L here is the autoencoder discriminator's energy: the per-sample mean squared error (the paper's
-    eta = 2; its experiments use eta = 1, the L1 error). Pair it with an autoencoder discriminator
-    (conf/model_loss/<model>_began.yaml does so for `loss=began`).
+    eta = 2; its experiments use eta = 1, the L1 error). It needs an autoencoder discriminator:
+    conf/loss/began.yaml asks for the model's `autoencoder` variant (`loss.discriminator`).
     """
+
+    needs = frozenset({RECONSTRUCTION})
 
     def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k_initial: float = 0.0):
         nn.Module.__init__(self)
-        if not 0.0 < gamma <= 1.0:
-            raise ValueError(f"loss.objective.gamma must be in (0, 1], got {gamma}")
-        if lambda_k < 0:
-            raise ValueError(f"loss.objective.lambda_k must be >= 0, got {lambda_k}")
-        if not 0.0 <= k_initial <= 1.0:
-            raise ValueError(f"loss.objective.k_initial must be in [0, 1], got {k_initial}")
-        self.gamma = float(gamma)
-        self.lambda_k = float(lambda_k)
-        self.register_buffer("k", torch.tensor(float(k_initial)))
+        self.gamma = checks.number(gamma, "gamma", 0.0, 1.0, low_open=True)
+        self.lambda_k = checks.non_negative(lambda_k, "lambda_k")
+        self.register_buffer("k", torch.tensor(checks.probability(k_initial, "k_initial")))
 
     def discriminator_loss(self, real: DOut, fake: DOut) -> Tensor:
         return real.score.float().mean() - self.k * fake.score.float().mean()

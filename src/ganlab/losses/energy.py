@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.diagnostics import threshold_accuracy
 from ganlab.losses.base import AdversarialLoss
-from ganlab.networks.output import DOut
+from ganlab.networks.output import FEATURES, RECONSTRUCTION, DOut
 
 
 def pull_away_term(embeddings: Tensor) -> Tensor:
@@ -31,17 +32,14 @@ class EnergyLoss(AdversarialLoss):
     G: mean(E(G(z))) + pt_weight * PT(embeddings of G(z))
 
     Reads DOut.score as the energy E (per-sample reconstruction error) and DOut.features as the
-    encoder's embedding for the pull-away term. Pair it with an autoencoder discriminator
-    (conf/model_loss/<model>_ebgan.yaml does so for `loss=ebgan`).
+    encoder's embedding for the pull-away term. It needs an autoencoder discriminator:
+    conf/loss/ebgan.yaml asks for the model's `autoencoder` variant (`loss.discriminator`).
     """
 
     def __init__(self, margin: float = 1.0, pt_weight: float = 0.1):
-        if margin <= 0:
-            raise ValueError(f"loss.objective.margin must be > 0, got {margin}")
-        if pt_weight < 0:
-            raise ValueError(f"loss.objective.pt_weight must be >= 0, got {pt_weight}")
-        self.margin = float(margin)
-        self.pt_weight = float(pt_weight)
+        self.margin = checks.positive(margin, "margin")
+        self.pt_weight = checks.non_negative(pt_weight, "pt_weight")
+        self.needs = frozenset({RECONSTRUCTION} | ({FEATURES} if self.pt_weight > 0 else set()))
 
     def discriminator_loss(self, real: DOut, fake: DOut) -> Tensor:
         return real.score.mean() + F.relu(self.margin - fake.score).mean()
@@ -54,7 +52,7 @@ class EnergyLoss(AdversarialLoss):
             raise ValueError(
                 "EnergyLoss's pull-away term needs the discriminator's embedding (DOut.features), and this "
                 "discriminator returns none: use an autoencoder discriminator (loss=ebgan with a model that "
-                "has a conf/model_loss/<model>_ebgan.yaml), or set loss.objective.pt_weight=0")
+                "has an `autoencoder` variant), or set loss.objective.pt_weight=0")
         return loss + self.pt_weight * pull_away_term(fake.features)
 
     def real_fake_accuracy(self, real: DOut, fake: DOut) -> tuple[Tensor, Tensor]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ganlab.config_checks import ConfigError
 from ganlab.diagnostics import threshold_accuracy
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import DOut
@@ -20,7 +21,7 @@ class LeastSquaresLoss(AdversarialLoss):
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0):
         if a == b:
-            raise ValueError(f"loss.objective: the real label b and the fake label a must differ, got a = b = {a}")
+            raise ConfigError(f"the real label b and the fake label a must differ, got a = b = {a}")
         self.a = float(a)
         self.b = float(b)
         self.c = float(c)

@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganlab.config_checks import ConfigError
+from ganlab import checks
 from ganlab.latents.base import Codes
 from ganlab.names import D_INFO, G_INFO, INFOGAN_CATEGORICAL, INFOGAN_CONTINUOUS
-from ganlab.networks.output import CodePosterior
+from ganlab.networks.output import CODES, PER_SAMPLE, CodePosterior
 from ganlab.step import DiscriminatorStep, GeneratorStep, StepPart, Terms
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -51,12 +51,11 @@ class MutualInformationLoss(StepPart):
     (`loss/d_info`: it trains Q and D's shared body) and to G's loss (`loss/g_info`), as in the
     authors' code. Reads DOut.codes (latent=infogan's Q head) and the step's `codes`."""
 
+    needs = frozenset({CODES, PER_SAMPLE})  # the codes each sample was drawn with
+
     def __init__(self, categorical_weight: float = 1.0, continuous_weight: float = 0.1):
-        for key, value in (("categorical_weight", categorical_weight), ("continuous_weight", continuous_weight)):
-            if not value >= 0:
-                raise ConfigError(f"infogan.loss.{key} must be >= 0, got {value!r}")
-        self.categorical_weight = float(categorical_weight)
-        self.continuous_weight = float(continuous_weight)
+        self.categorical_weight = checks.non_negative(categorical_weight, "categorical_weight")
+        self.continuous_weight = checks.non_negative(continuous_weight, "continuous_weight")
 
     def breakdown(self, posterior: CodePosterior | None, codes: Codes) -> dict[str, Tensor]:
         """{'infogan/categorical': the cross-entropy, 'infogan/continuous': the Gaussian NLL, 'info':

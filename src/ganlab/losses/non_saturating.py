@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab import checks
+from ganlab.config_checks import ConfigError
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import DOut
 
@@ -30,18 +32,15 @@ class NonSaturatingLoss(AdversarialLoss):
     def __init__(self, label_smoothing: float = 0.0, saturating: bool = False,
                  real_targets: Sequence[float] | None = None, fake_targets: Sequence[float] | None = None,
                  flip_probability: float = 0.0):
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"loss.objective.label_smoothing must be in [0, 1), got {label_smoothing}")
+        label_smoothing = checks.number(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
         if label_smoothing and real_targets is not None:
-            raise ValueError("loss.objective.label_smoothing and loss.objective.real_targets both set the real "
-                             "target: keep one (label_smoothing=0 with real_targets=[0.7,1.2])")
-        if not 0.0 <= flip_probability <= 1.0:
-            raise ValueError(f"loss.objective.flip_probability must be in [0, 1], got {flip_probability}")
+            raise ConfigError("label_smoothing and real_targets both set the real target: keep one "
+                              "(label_smoothing=0 with real_targets=[0.7,1.2])")
         self.real_target = 1.0 - label_smoothing
         self.saturating = saturating
         self.real_targets = _target_range(real_targets, "real_targets")
         self.fake_targets = _target_range(fake_targets, "fake_targets")
-        self.flip_probability = float(flip_probability)
+        self.flip_probability = checks.probability(flip_probability, "flip_probability")
 
     def discriminator_loss(self, real: DOut, fake: DOut) -> Tensor:
         real_target = self._targets(real.score, self.real_targets, self.real_target)  # (n,)
@@ -75,7 +74,7 @@ class NonSaturatingLoss(AdversarialLoss):
 def _target_range(interval: Sequence[float] | None, key: str) -> tuple[float, float] | None:
     if interval is None:
         return None
-    if len(interval) != 2 or not float(interval[0]) <= float(interval[1]):
-        raise ValueError(f"loss.objective.{key} must be [low, high] with low <= high (e.g. [0.7, 1.2]), "
-                         f"got {list(interval)}")
+    if len(interval) != 2 or not all(checks.is_int(v) or isinstance(v, float) for v in interval) \
+            or not interval[0] <= interval[1]:
+        raise checks.BadValue(key, "[low, high] with low <= high (e.g. [0.7, 1.2])", list(interval))
     return float(interval[0]), float(interval[1])

@@ -11,7 +11,7 @@ import dataclasses
 
 from torch import Tensor, nn
 
-from ganlab.config_checks import ConfigError
+from ganlab import checks
 from ganlab.losses.base import AdversarialLoss
 from ganlab.networks.output import DOut
 from ganlab.step import DiscriminatorStep, GeneratorStep, Terms
@@ -26,12 +26,11 @@ class UnrolledLoss(AdversarialLoss, nn.Module):
         objective: AdversarialLoss,  # the loss being unrolled (loss.objective)
         steps: int = 5,  # k: look-ahead steps of D in G's loss (0: the plain objective)
     ):
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ConfigError(f"unrolled.steps must be an integer >= 0, got {steps!r}")
         nn.Module.__init__(self)
         self.objective = objective
-        self.steps = steps
+        self.steps = checks.count(steps, "steps")
         self.needs_real_for_generator = objective.needs_real_for_generator
+        self.needs = objective.needs
 
     def discriminator_loss(self, real: DOut, fake: DOut) -> Tensor:
         return self.objective.discriminator_loss(real, fake)

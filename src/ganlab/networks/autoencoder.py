@@ -9,10 +9,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ganlab.networks.layers import ScoreHead, checked_labels
-from ganlab.networks.output import DOut
+from ganlab.networks.output import RECONSTRUCTION, Discriminator, DOut
 
 
-class AutoencoderDiscriminator(nn.Module):
+class AutoencoderDiscriminator(Discriminator):
     def __init__(
         self,
         encoder: nn.Module,  # (x, y) -> code; code.flatten(1) is the embedding
@@ -25,6 +25,7 @@ class AutoencoderDiscriminator(nn.Module):
         self.decoder = decoder
         self.head = head
         self.conditional = conditional
+        self.provides = head.provides | {RECONSTRUCTION}
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
         if self.conditional:

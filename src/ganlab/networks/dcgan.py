@@ -28,7 +28,7 @@ from ganlab.networks.layers import (
     make_norm,
     pyramid,
 )
-from ganlab.networks.output import DOut, Generator
+from ganlab.networks.output import Discriminator, DOut, Generator
 
 
 class DCGANGenerator(Generator):
@@ -85,7 +85,7 @@ def dcgan_encoder(image_shape: tuple[int, int, int], width: int, norm: NormFacto
     return LabelledSequential(*layers), c
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],  # (c, h, w) of the data
@@ -106,6 +106,7 @@ class DCGANDiscriminator(nn.Module):
             self.encoder.append(MinibatchStdDev(minibatch_std))  # (n, c, s, s) -> (n, c + 1, s, s)
             c += 1
         self.head = ScoreHead(c * side * side, num_classes, projection, aux_classifier)
+        self.provides = self.head.provides
         dcgan_init(self)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ganlab.networks.output import CodePosterior, DOut
+from ganlab.networks.output import CODES, FEATURES, PER_SAMPLE, CodePosterior, Discriminator, DOut
 
 
 class QHead(nn.Module):
@@ -64,9 +64,11 @@ def feature_size(discriminator: nn.Module, image_shape: tuple[int, ...]) -> int:
     return features.flatten(1).shape[1]
 
 
-class InfoGANDiscriminator(nn.Module):
+class InfoGANDiscriminator(Discriminator):
     """Any discriminator plus InfoGAN's Q head on its features: D(x, y) -> DOut with `codes` set to
     Q(c | x). Everything else of the wrapped D's output passes through unchanged."""
+
+    needs = frozenset({FEATURES, PER_SAMPLE})  # what the Q head reads from the wrapped D: a code per sample
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class InfoGANDiscriminator(nn.Module):
         self.discriminator = discriminator
         self.q_head = q_head(feature_size(discriminator, tuple(image_shape)))
         self.conditional = getattr(discriminator, "conditional", False)
+        self.provides = frozenset(getattr(discriminator, "provides", frozenset())) | {CODES}
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
         out = self.discriminator(x, y)

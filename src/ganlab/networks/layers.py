@@ -7,6 +7,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ganlab import checks
+from ganlab.networks.output import CLASS_LOGITS, FEATURES, PER_SAMPLE
+
 NormFactory = Callable[[int], nn.Module]  # channels -> norm layer, e.g. nn.BatchNorm2d
 
 
@@ -143,6 +146,12 @@ class ScoreHead(nn.Module):
             require_labels(num_classes, "an auxiliary classifier (AC-GAN)")
             self.classifier = nn.Linear(features, num_classes)
 
+    @property
+    def provides(self) -> frozenset[str]:
+        """What a discriminator ending in this head gives beyond its score: its features (the head's
+        input), one output per sample, and the class logits when it has the classifier."""
+        return frozenset({FEATURES, PER_SAMPLE} | ({CLASS_LOGITS} if self.classifier is not None else set()))
+
     def forward(self, features: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
         score = self.linear(features).squeeze(1) if self.linear is not None else features.new_zeros(len(features))
         if self.projection is not None:
@@ -181,9 +190,7 @@ class MinibatchStdDev(nn.Module):
 
     def __init__(self, group_size: int = 4, eps: float = 1e-8):
         super().__init__()
-        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
-            raise ValueError(f"minibatch_std: the group size must be an integer >= 2, got {group_size!r}")
-        self.group_size = group_size
+        self.group_size = checks.integer(group_size, "minibatch_std", low=2)  # the group size
         self.eps = eps
 
     def forward(self, h: Tensor) -> Tensor:

@@ -21,7 +21,7 @@ from ganlab.networks.layers import (
     MinibatchStdDev,
     make_norm,
 )
-from ganlab.networks.output import DOut, Generator
+from ganlab.networks.output import Discriminator, DOut, Generator
 
 Norm1d = Callable[[int], nn.Module]  # features -> norm layer, e.g. nn.BatchNorm1d
 
@@ -73,11 +73,13 @@ class MLPGenerator(Generator):
         return self.net(z).view(-1, *self.image_shape)  # (n, c, h, w) or (n, d)
 
 
-class FlatDiscriminator(nn.Module):
+class FlatDiscriminator(Discriminator):
     """A discriminator on flattened samples: `body` (labels passed through) to features, then
     `ScoreHead`. Subclasses build `body`, `head` and set `conditional`."""
 
-    conditional = False
+    @property
+    def provides(self) -> frozenset[str]:
+        return self.head.provides
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
         if self.conditional:

@@ -6,6 +6,23 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ganlab import checks
+
+# What a discriminator can give beyond its score (`Discriminator.provides`), and what a part of the
+# step may need from it (`ganlab.step.StepPart.needs`); the build step pairs them (ganlab.build).
+FEATURES = "features"
+CLASS_LOGITS = "class_logits"
+RECONSTRUCTION = "reconstruction"
+CODES = "codes"
+PER_SAMPLE = "per_sample"
+OUTPUTS: dict[str, str] = {  # each, as an error message names it
+    FEATURES: "features (DOut.features)",
+    CLASS_LOGITS: "class logits (DOut.class_logits, an auxiliary classifier head: model.discriminator.aux_classifier=true)",
+    RECONSTRUCTION: "a reconstruction, its score being the reconstruction error (an autoencoder discriminator)",
+    CODES: "InfoGAN's code posterior (DOut.codes, a Q head)",
+    PER_SAMPLE: "an output for each sample, not for each pack of samples",
+}
+
 
 @dataclass
 class DOut:
@@ -23,6 +40,19 @@ class DOut:
     class_logits: Tensor | None = None
     reconstruction: Tensor | None = None
     codes: CodePosterior | None = None
+
+
+class Discriminator(nn.Module):
+    """What every discriminator is: D(x, y=None) -> DOut, score (N,) for N samples.
+
+    provides:    the DOut outputs it fills beyond the score (FEATURES, CLASS_LOGITS, RECONSTRUCTION,
+                 CODES) and PER_SAMPLE when it judges each sample on its own; the build step refuses
+                 a step part whose `needs` it lacks. Subclasses set it in their constructor.
+    conditional: whether it reads y.
+    """
+
+    provides: frozenset[str] = frozenset()
+    conditional: bool = False
 
 
 @dataclass
@@ -46,8 +76,6 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim: int, num_classes: int = 0, conditional: bool = False):
         super().__init__()
-        if latent_dim < 1:
-            raise ValueError(f"model.latent_dim must be >= 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.num_classes = int(num_classes)
         self.conditional = bool(conditional)

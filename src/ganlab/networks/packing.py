@@ -9,12 +9,13 @@ samples gives n / m scores. For PacGAN's protocol (100 packs per step) set data.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from ganlab.config_checks import ConfigError
-from ganlab.networks.output import DOut
+from ganlab import checks
+from ganlab.networks.output import CLASS_LOGITS, PER_SAMPLE, Discriminator, DOut
 
 
 def packed_shape(image_shape: tuple[int, ...], samples: int) -> tuple[int, ...]:
@@ -23,7 +24,7 @@ def packed_shape(image_shape: tuple[int, ...], samples: int) -> tuple[int, ...]:
     return (first * samples, *rest)
 
 
-class PackedDiscriminator(nn.Module):
+class PackedDiscriminator(Discriminator):
     def __init__(
         self,
         build: Callable[[tuple[int, ...]], nn.Module],  # input shape -> the inner discriminator
@@ -31,15 +32,13 @@ class PackedDiscriminator(nn.Module):
         samples: int = 2,  # m: samples per pack (PacGAN2: 2, PacGAN4: 4)
     ):
         super().__init__()
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ConfigError(f"packing.samples must be an integer >= 1, got {samples!r}")
         self.image_shape = tuple(image_shape)
-        self.pack_size = samples
+        self.pack_size = checks.positive_int(samples, "samples")
         self.discriminator = build(packed_shape(self.image_shape, samples))
-        if getattr(self.discriminator, "conditional", False):
-            raise ConfigError("packing=pacgan judges packs of samples and cannot pass one label per sample: "
-                              "use it with conditioning=none")
-        self.conditional = False
+        # A pack has no single label: a conditional inner D cannot be served (the build step refuses it).
+        self.conditional = getattr(self.discriminator, "conditional", False)
+        # One output per pack: nothing per sample (no class logits, no per-sample codes).
+        self.provides = frozenset(getattr(self.discriminator, "provides", frozenset())) - {PER_SAMPLE, CLASS_LOGITS}
 
     def pack(self, x: Tensor) -> Tensor:
         """(n, *image_shape) -> (n / m, *packed_shape): consecutive samples side by side."""
@@ -50,8 +49,6 @@ class PackedDiscriminator(nn.Module):
         return x.reshape(n // self.pack_size, self.pack_size * x.shape[1], *x.shape[2:])
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> DOut:
-        out = self.discriminator(self.pack(x))
-        if out.class_logits is not None:
-            raise ConfigError("packing=pacgan scores packs, not samples: it cannot be combined with AC-GAN's "
-                              "per-sample class logits (conditioning=acgan)")
-        return out  # score (n / m,)
+        out = self.discriminator(self.pack(x))  # score (n / m,)
+        # Class logits of a pack name no sample's class: not given (the build step refuses AC-GAN here).
+        return dataclasses.replace(out, class_logits=None) if out.class_logits is not None else out

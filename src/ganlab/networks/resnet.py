@@ -32,7 +32,7 @@ from ganlab.networks.layers import (
     make_norm,
     pyramid,
 )
-from ganlab.networks.output import DOut, Generator
+from ganlab.networks.output import Discriminator, DOut, Generator
 
 RESIDUAL_GAIN = math.sqrt(2.0)  # Xavier gain of the convolutions inside a residual branch
 
@@ -157,7 +157,7 @@ class ResNetGenerator(Generator):
         return self.output(h)  # (n, channels, h, w)
 
 
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(Discriminator):
     def __init__(
         self,
         image_shape: tuple[int, int, int],  # (c, h, w) of the data
@@ -173,6 +173,7 @@ class ResNetDiscriminator(nn.Module):
         self.conditional = label_dim > 0 or projection
         self.encoder, _ = resnet_encoder(image_shape, width, norm, num_classes, label_dim)
         self.head = ScoreHead(width, num_classes, projection, aux_classifier)
+        self.provides = self.head.provides
         nn.init.xavier_uniform_(self.head.linear.weight)
         nn.init.zeros_(self.head.linear.bias)
         if spectral_norm:

@@ -1,5 +1,6 @@
 """Discriminator regularisers (penalty terms added to D's loss) and constraints (actions on D after
-each of its steps). Chosen in conf/loss/<name>.yaml or added to any loss with regularizer=<name>."""
+each of its steps), parts of the step (ganlab.step). Chosen in conf/loss/<name>.yaml or added to any
+loss with regularizer=<name>."""
 from ganlab.regularizers.base import Regularizer, score_input_gradient
 from ganlab.regularizers.gradient_penalty import GradientPenalty
 from ganlab.regularizers.r1 import R1Penalty

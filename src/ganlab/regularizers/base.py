@@ -6,27 +6,29 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
-from ganlab.step import DiscriminatorStep
+from ganlab import checks
+from ganlab.names import regularizer_term
+from ganlab.step import DiscriminatorStep, StepPart, Terms
 
 
-class Regularizer(nn.Module):
-    """A penalty added to the discriminator loss.
+class Regularizer(nn.Module, StepPart):
+    """A penalty added to the discriminator loss: a part of the step (ganlab.step).
 
-    `__call__(discriminator, real, fake, y)` returns the unweighted scalar penalty. The training
-    step adds `term(step) = weight * every_n * penalty` on every `every_n`-th discriminator step
-    (`due`; lazy regularisation, Karras et al. 2020: the factor every_n keeps the penalty's average
-    strength), and reports it as `loss/d_<name>`, its name in `loss.regularizers`. A regulariser is
-    an nn.Module: any state it keeps in buffers is saved in the checkpoint.
+    `__call__(discriminator, real, fake, y)` returns the unweighted scalar penalty. Its D-step term
+    is `term(step) = weight * every_n * penalty` on every `every_n`-th discriminator step (`due`;
+    lazy regularisation, Karras et al. 2020: the factor every_n keeps the penalty's average
+    strength), reported as `loss/d_<name>` (`name`: the class's, e.g. `r1`, unless given). A
+    regulariser is an nn.Module: any state it keeps in buffers is saved in the checkpoint.
     """
 
-    def __init__(self, weight: float, every_n: int = 1):
-        super().__init__()
-        if weight < 0:
-            raise ValueError(f"regulariser weight must be >= 0, got {weight}")
-        if every_n < 1:
-            raise ValueError(f"regulariser every_n must be >= 1, got {every_n}")
-        self.weight = float(weight)
-        self.every_n = int(every_n)
+    name = "regularizer"  # each class names its term
+
+    def __init__(self, weight: float, every_n: int = 1, name: str | None = None):
+        nn.Module.__init__(self)
+        self.weight = checks.non_negative(weight, "weight")
+        self.every_n = checks.positive_int(every_n, "every_n")
+        if name is not None:
+            self.name = str(name)
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         raise NotImplementedError
@@ -39,6 +41,9 @@ class Regularizer(nn.Module):
         """The weighted penalty added to D's loss in `step` (on the real and fake batches as they
         are, not augmented)."""
         return self.weight * self.every_n * self(step.discriminator, step.real, step.fake, step.labels)
+
+    def discriminator_terms(self, step: DiscriminatorStep) -> Terms:
+        return {regularizer_term(self.name): self.term(step)} if self.due(step) else {}
 
 
 def score_input_gradient(discriminator: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:

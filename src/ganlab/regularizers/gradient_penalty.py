@@ -15,8 +15,10 @@ class GradientPenalty(Regularizer):
     layer norm or none). weight is the paper's lambda (10).
     """
 
-    def __init__(self, weight: float = 10.0, every_n: int = 1):
-        super().__init__(weight, every_n)
+    name = "gradient_penalty"  # its term: loss/d_gradient_penalty
+
+    def __init__(self, weight: float = 10.0, every_n: int = 1, name: str | None = None):
+        super().__init__(weight, every_n, name)
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         if real.shape != fake.shape:

@@ -13,8 +13,10 @@ class R1Penalty(Regularizer):
     average strength (the training step does the scaling).
     """
 
-    def __init__(self, weight: float = 10.0, every_n: int = 1):
-        super().__init__(weight, every_n)
+    name = "r1"  # its term: loss/d_r1
+
+    def __init__(self, weight: float = 10.0, every_n: int = 1, name: str | None = None):
+        super().__init__(weight, every_n, name)
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         grad = score_input_gradient(discriminator, real, y)  # (n, c, h, w)

@@ -12,8 +12,10 @@ class R2Penalty(Regularizer):
     weight is gamma. With R1 (`regularizer=[r1,r2]`) and equal weights this is R3GAN's
     gamma/2 (||grad D(x)||^2 + ||grad D(G(z))||^2)."""
 
-    def __init__(self, weight: float = 10.0, every_n: int = 1):
-        super().__init__(weight, every_n)
+    name = "r2"  # its term: loss/d_r2
+
+    def __init__(self, weight: float = 10.0, every_n: int = 1, name: str | None = None):
+        super().__init__(weight, every_n, name)
 
     def __call__(self, discriminator: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
         grad = score_input_gradient(discriminator, fake, y)  # (n, c, h, w); the fake is detached there

@@ -4,19 +4,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganlab import checks
+from ganlab.step import DiscriminatorStep, StepPart, Terms
 
-class WeightClip:
-    """Clamps every discriminator parameter to [-clip_value, clip_value] in place.
 
-    The training step calls it on D after each discriminator update (conf/loss/*.yaml: constraints).
-    """
+class WeightClip(StepPart):
+    """Clamps every discriminator parameter to [-clip_value, clip_value] in place, after each
+    discriminator update (a part of the step, ganlab.step; conf/loss/wgan_clip.yaml: constraints)."""
 
     def __init__(self, clip_value: float = 0.01):
-        if clip_value <= 0:
-            raise ValueError(f"weight clip value must be > 0, got {clip_value}")
-        self.clip_value = float(clip_value)
+        self.clip_value = checks.positive(clip_value, "clip_value")
 
     @torch.no_grad()
     def __call__(self, discriminator: nn.Module) -> None:
         for p in discriminator.parameters():
             p.clamp_(-self.clip_value, self.clip_value)
+
+    def discriminator_step_done(self, step: DiscriminatorStep) -> Terms:
+        self(step.discriminator)
+        return {}

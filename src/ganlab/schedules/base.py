@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ganlab import checks
+
 
 class LRSchedule:
     """factor(t): the learning rate of generator iteration t (0-based) is initial_lr * factor(t).
@@ -19,9 +21,7 @@ class DecaySchedule(LRSchedule):
     """A schedule that runs over `total` generator iterations (the budget, `iterations`)."""
 
     def __init__(self, total: int):
-        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-            raise ValueError(f"scheduler.*.total must be a positive number of generator iterations, got {total!r}")
-        self.total = total
+        self.total = checks.positive_int(total, "total")  # generator iterations
 
     def progress(self, iteration: int) -> float:
         """t / total, clamped to [0, 1]."""

@@ -16,12 +16,12 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab import interrupt
-from ganlab.checkpoints import CheckpointError, hydra_output_subdir, missing_checkpoint, resumed_run_dir
+from ganlab import interrupt, run_dirs
+from ganlab.checkpoints import CheckpointError, missing_checkpoint
 from ganlab.config_checks import ConfigError, check_writable_dir, leaves
-from ganlab.sweep import JobFailed, in_multirun
-
 from ganlab.divergence import DivergenceError
+from ganlab.resume import hydra_output_subdir, resumed_run_dir, run_dir_of
+from ganlab.sweep import JobFailed, in_multirun
 
 log = logging.getLogger("ganlab")
 
@@ -30,8 +30,9 @@ USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, NotADirectoryErr
                InstantiationException, DivergenceError)
 EXIT_USER_ERROR = 2
 
-# conf/hydra/default.yaml: where a run (or a resumed one) writes, decided before Hydra creates it.
+# conf/hydra/default.yaml: where a run (or a resumed one) writes, decided (and claimed) before Hydra creates it.
 OmegaConf.register_new_resolver("ganlab_run_dir", resumed_run_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("ganlab_fresh_dir", run_dirs.fresh_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("ganlab_hydra_subdir", hydra_output_subdir, use_cache=True, replace=True)
 
 
@@ -46,9 +47,10 @@ def report_errors(function: Callable[..., Any], *args: Any) -> Any:
         if os.environ.get("GANLAB_TRACEBACK"):
             raise
         report(user_message(error))
-        if in_multirun():
+        if in_multirun():  # the job's directory keeps its row of the sweep summary
             raise JobFailed("the job failed with the error above (every job's status and error: summary.csv "
                             "in the sweep directory)") from error
+        interrupt.discard_created()  # a run that never started leaves no empty run directory behind
         raise SystemExit(EXIT_USER_ERROR) from None
 
 
@@ -178,10 +180,11 @@ def quiet_console() -> None:
 
 
 class CheckOutputDir(Callback):
-    """A Hydra callback (conf/hydra/default.yaml, `hydra.callbacks`): before Hydra creates the run
-    directory and its log file, checks that it can be created and written, so an unwritable location
-    is one `error: ...` message (exit status 2) rather than a traceback from inside Hydra. A directory
-    this creates is removed again if the process is interrupted before training starts."""
+    """A Hydra callback (conf/hydra/default.yaml, `hydra.callbacks`): before Hydra creates the run (or
+    sweep) directory and its log file, checks that it can be created and written, and claims it for
+    this run (ganlab.run_dirs): a directory that holds another run is refused with one `error: ...`
+    message (exit status 2), unless this is that run resumed in place. A directory this creates is
+    removed again if start-up fails or is interrupted."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config, "hydra.run.dir")
@@ -191,15 +194,27 @@ class CheckOutputDir(Callback):
 
     @staticmethod
     def _check(config: DictConfig, key: str) -> None:
-        path = OmegaConf.select(config, key)
+        path = OmegaConf.select(config, key)  # the default resolves (and claims) a fresh directory
         if path is None:
             return
         new = not Path(str(path)).exists()
         try:
             check_writable_dir(str(path), key)
         except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
-            # Hydra turns a callback's exceptions into warnings and carries on; SystemExit stops it.
-            raise SystemExit(EXIT_USER_ERROR) from None
+            _refuse(str(error))
+        ckpt_path = OmegaConf.select(config, "ckpt_path") if key == "hydra.run.dir" else None
+        resumed_here = ckpt_path and run_dir_of(Path(str(ckpt_path)).expanduser()) == Path(str(path)).resolve()
+        if not resumed_here and not run_dirs.claim_named(str(path)):
+            what = "sweep" if key == "hydra.sweep.dir" else "run"
+            cont = ("" if what == "sweep" else
+                    f"; to continue that run: ckpt_path={Path(str(path)) / 'checkpoints' / 'last.ckpt'}")
+            _refuse(f"{key}={path} already holds another {what}: a new {what} needs its own directory (nothing of "
+                    f"the other is overwritten). Leave {key} unset for a new dated one, or choose another{cont}")
         if new:
             interrupt.created_during_startup(Path(str(path)))
+
+
+def _refuse(message: str) -> None:
+    # Hydra turns a callback's exceptions into warnings and carries on; SystemExit stops it.
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USER_ERROR) from None

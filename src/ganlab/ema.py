@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganlab.config_checks import ConfigError
 from ganlab.networks.output import Generator
 
 STATE_PREFIX = "generator_ema.average."  # checkpoint["state_dict"] keys of the averaged generator
@@ -38,10 +39,12 @@ class GeneratorEMA(nn.Module):
 
     def __init__(self, generator: Generator, decay: float = 0.999, start_iter: int = 0, warmup: bool = True):
         super().__init__()
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"ema.decay must be in [0, 1), got {decay}")
-        if start_iter < 0:
-            raise ValueError(f"ema.start_iter must be >= 0, got {start_iter}")
+        # ConfigError (a user error, one line): built as a partial, this runs outside Hydra's instantiate
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
+            raise ConfigError(f"ema.decay must be a number in [0, 1) (1 would never move the average off G's "
+                              f"initial weights), got {decay!r}")
+        if isinstance(start_iter, bool) or not isinstance(start_iter, int) or start_iter < 0:
+            raise ConfigError(f"ema.start_iter must be an integer >= 0, got {start_iter!r}")
         self.decay = float(decay)
         self.start_iter = int(start_iter)
         self.warmup = bool(warmup)

@@ -11,7 +11,6 @@ from torch import nn
 
 from ganlab import names
 from ganlab.callbacks.best_checkpoint import BestCheckpoint
-from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.class_scores import CLASS_SCORE_NAMES, ClassTally
@@ -154,7 +153,7 @@ class ImageMetrics(pl.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        stopped = any(isinstance(c, GracefulStop) and c.received is not None for c in trainer.callbacks)
+        stopped = pl_module.g_iter < pl_module.iterations  # stopped early (signal, max_time): no evaluation
         if pl_module.g_iter % self.every_n != 0 and not stopped:  # else evaluated at its batch end
             self.evaluate(trainer, pl_module)
 

@@ -1,0 +1,72 @@
+"""Every run gets a directory of its own: a directory is claimed atomically before Hydra writes to
+it, so no run writes into another run's files, whether they start in the same second (shell loops,
+SLURM job arrays) or name the same `hydra.run.dir`.
+
+The claim is `os.mkdir(<dir>/.hydra)`, which fails when the folder exists: every Hydra run keeps its
+config record there, so a directory holding a run (new or old) cannot be claimed again. Imports
+nothing heavy (train.py's start-up guard comes first)."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from ganlab import interrupt
+
+MARKER = ".hydra"  # a run directory's Hydra record; its creation is the claim
+_claimed: dict[str, str] = {}  # wanted directory -> the one this process claimed for it
+
+
+def claim(directory: str | Path) -> bool:
+    """Makes `directory` (and its parents) and claims it for this process; False when another run
+    holds it (its `.hydra` exists). OSError when it cannot be created."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        (path / MARKER).mkdir()  # atomic: exactly one process creates it
+    except FileExistsError:
+        return False
+    return True
+
+
+def holds_run(directory: str | Path) -> bool:
+    """Whether `directory` holds a run's files: its Hydra record, checkpoints or final metrics."""
+    path = Path(directory)
+    return (path / MARKER).exists() or any((path / "checkpoints").glob("*.ckpt")) or (path / "metrics.json").exists()
+
+
+def fresh_dir(wanted: str) -> str:
+    """`wanted`, or the first of `wanted_2`, `wanted_3`, ... this process could claim: the directory of
+    a new run (conf/hydra/default.yaml: runs/<date>_<time>, sweeps, branches of a resumed run). The
+    same answer for the same `wanted` within a process (Hydra resolves the key more than once). A
+    location that cannot be written is returned unclaimed: the output-directory check reports it."""
+    if wanted in _claimed:
+        return _claimed[wanted]
+    for number in itertools.count(1):
+        candidate = wanted if number == 1 else f"{wanted}_{number}"
+        new = not Path(candidate).exists()
+        try:
+            if claim(candidate):
+                break
+        except OSError:
+            return wanted
+    if new:
+        interrupt.created_during_startup(Path(candidate))  # removed again if start-up fails
+    _claimed[wanted] = candidate
+    return candidate
+
+
+def claimed_here(directory: str | Path) -> bool:
+    """Whether this process claimed `directory` (through `fresh_dir`)."""
+    return str(directory) in _claimed.values()
+
+
+def claim_named(directory: str | Path) -> bool:
+    """Claims a directory the user named (hydra.run.dir=..., hydra.sweep.dir=...): False when it holds
+    a run already. Remembered like `fresh_dir`'s."""
+    key = str(directory)
+    if claimed_here(key):
+        return True
+    if holds_run(key) or not claim(key):
+        return False
+    _claimed[key] = key
+    return True

@@ -110,7 +110,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if smoke_test:  # no checkpoints, grids or metrics: only the bar
         callbacks = [c for c in callbacks if isinstance(c, ProgressBar)]
-    callbacks += [GracefulStop(stop), TimeLimit(cfg.trainer.get("max_time"), stop)]
+    # first: a stop they request at an iteration's end is seen by the checkpoint callback at the same end
+    callbacks = [GracefulStop(stop), TimeLimit(cfg.trainer.get("max_time"), stop), *callbacks]
     if checkpoint is not None:
         check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
         tensorboard_version = resume.tensorboard_version(cfg, checkpoint)
@@ -136,7 +137,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     try:  # until the first step, a signal stops at once (interrupt.py); then GracefulStop has it
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     except DivergenceError as error:  # how far it got and how to go on from the last good checkpoint
-        raise DivergenceError(f"{error} {stopped_early(module, last)}") from None
+        raise DivergenceError(f"{error} {after_divergence(module, last)}") from None
     finally:
         interrupt.startup_over()
 
@@ -175,6 +176,15 @@ def stopped_early(module: GANModule, last: Path | None) -> str:
     if not last.is_file():
         return f"{done}; no checkpoint was written yet, nothing to continue from."
     return f"{done}; continue with: {resume.continue_command(last)}"
+
+
+def after_divergence(module: GANModule, last: Path | None) -> str:
+    """Where a diverged run can go on from: its last good checkpoint, and the command."""
+    state = resume.training_state(last) if last is not None and last.is_file() else None
+    if state is None:
+        return f"No checkpoint was written before it (budget: {module.iterations} generator iterations)."
+    return (f"The last good checkpoint holds {state[0]} of {module.iterations} generator iterations; continue from "
+            f"it (e.g. with a lower learning rate added) with: {resume.continue_command(last)}")
 
 
 def fast_dev_run_iterations(value: Any) -> int:

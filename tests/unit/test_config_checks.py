@@ -43,6 +43,8 @@ CONF = CONFIG_DIR
      "loss.regularizers.gradient_penalty.weight must be a non-negative number, got -1"),
     (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
+    (["divergence.max_abs_loss=0"], "divergence.max_abs_loss must be a positive number, got 0"),
+    (["ema=default", "ema.decay=1.0"], "ema.decay must be a number in [0, 1), got 1.0"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
     (["trainer.accelerator=gpux"], "trainer.accelerator must be one of auto, cpu, gpu"),
 ])
@@ -91,14 +93,16 @@ def test_gpu_on_a_machine_without_one_says_what_to_use(monkeypatch):
     ({"num_samples": "many"}, "num_samples must be a positive integer, got 'many'"),
     ({"seed": -1}, "seed must be an integer in [0, 4294967295], got -1"),
     ({"mode": "interp"}, "mode must be one of samples, interpolate, got 'interp'"),
-    ({"ema": "yes"}, "ema must be true or false, got 'yes'"),
+    ({"weights": "yes"}, "weights must be one of auto, ema, trained, got 'yes'"),
+    ({"labels": 3.5}, "labels must be a class index or a list of them, e.g. labels=3 or labels=[0,1,2], got 3.5"),
+    ({"labels": [0, 1.5]}, "labels must be a class index or a list of them"),
     ({"device": "gpu"}, "device must be auto, cpu, cuda or cuda:<index>, got 'gpu'"),
     ({"interpolation": {"seeds": [0], "steps": 10}}, "interpolation.seeds must be a list of at least 2 integers"),
     ({"interpolation": {"seeds": [0, 1], "steps": 1}}, "interpolation.steps must be an integer >= 2, got 1"),
     ({"ckpt_path": None}, "ckpt_path is required"),
 ])
 def test_sample_values_are_checked(values, message):
-    config = {"ckpt_path": "x.ckpt", "mode": "samples", "ema": None, "num_samples": 4, "seed": 0, "batch_size": 8,
+    config = {"ckpt_path": "x.ckpt", "mode": "samples", "weights": "auto", "num_samples": 4, "seed": 0, "batch_size": 8,
               "grid_size": 4, "out": None, "device": "auto", "interpolation": {"seeds": [0, 1], "steps": 3}}
     config.update(values)
     with pytest.raises(ConfigError) as error:

@@ -54,8 +54,8 @@ def test_signal_saves_last_checkpoint_and_stops(tmp_path, signum):
     before = signal.getsignal(signum)
     stop, checkpoints = GracefulStop(), IterationCheckpoint(str(tmp_path), every_n=1000)
     probe, module = LastCheckpointAtTrainEnd(tmp_path), toy_module(iterations=50)
-    fit(module, [probe, SignalAt(signum, g_iter=3), checkpoints, stop])
-    assert stop.received == signum
+    fit(module, [probe, SignalAt(signum, g_iter=3), stop, checkpoints])  # as run() orders them
+    assert stop.received == signum and stop.stop.signal == signum and stop.stop.reason == signal.Signals(signum).name
     assert module.g_iter == 3  # the step that was running finished; no further step started
     assert probe.g_iter == 3  # saved at that step, before anything else (teardown) could fail
     assert saved(tmp_path / "last.ckpt")["ganlab"]["g_iter"] == 3
@@ -68,8 +68,8 @@ def test_signal_on_a_checkpoint_step_writes_once(tmp_path, monkeypatch):
     monkeypatch.setattr(pl.Trainer, "save_checkpoint",
                         lambda self, path, *a, **k: (writes.append(Path(path).name.split(".")[0]),
                                                      original(self, path, *a, **k)))
-    fit(toy_module(iterations=50), [SignalAt(signal.SIGTERM, g_iter=4),
-                                    IterationCheckpoint(str(tmp_path), every_n=2), GracefulStop()])
+    fit(toy_module(iterations=50), [SignalAt(signal.SIGTERM, g_iter=4), GracefulStop(),
+                                    IterationCheckpoint(str(tmp_path), every_n=2)])
     assert writes == ["iter_0000002", "last", "iter_0000004", "last"]
 
 
@@ -110,6 +110,6 @@ def test_second_ctrl_c_during_training_exits_130(tmp_path):
     stop = GracefulStop()
     with pytest.raises(SystemExit) as exit_info:
         fit_module(make_toy_module(iterations=50), callbacks=[
-            SignalAt(signal.SIGINT, g_iter=2), SignalAt(signal.SIGINT, g_iter=2),
-            IterationCheckpoint(str(tmp_path), every_n=1000), stop])
+            SignalAt(signal.SIGINT, g_iter=2), SignalAt(signal.SIGINT, g_iter=2), stop,
+            IterationCheckpoint(str(tmp_path), every_n=1000)])
     assert exit_info.value.code == 130

@@ -90,6 +90,13 @@ def _record_in_log_files(message: str) -> None:
 
 # --- the command line, before Hydra --------------------------------------------------------------
 
+# (config, key) -> what to type instead: keys that a config group of the same name shadows.
+RENAMED = {
+    ("sample", "ema"): "sample.py chooses the generator's weights with weights=trained (the trained weights), "
+                       "weights=ema (require the EMA) or weights=auto (the default: the EMA when the run kept one)",
+}
+
+
 def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[str]) -> None:
     """Exits with one `error: ...` line (status 2) when an override names a key the config does not
     have, naming the closest key that exists (`optim.generator.lrr=1` -> `optim.generator.lr`).
@@ -106,6 +113,11 @@ def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[
     except Exception:  # noqa: BLE001 - a syntax error: Hydra explains it
         return
     plain = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
+    for override in plain:
+        replacement = RENAMED.get((config_name, override.split("=", 1)[0].lstrip("+~")))
+        if replacement:
+            print(f"error: {override}: {replacement}", file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR)
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             compose(config_name, overrides=plain)

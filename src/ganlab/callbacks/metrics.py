@@ -115,6 +115,14 @@ class ImageMetrics(pl.Callback):
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.fast_dev_run:
             return
+        # Whatever is cached or not (the classifier, the real features, the data), nothing here may draw
+        # from the run's random stream: training must not depend on what a cache holds.
+        device = pl_module.device
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            self._prepare(trainer, pl_module)
+
+    def _prepare(self, trainer, pl_module) -> None:
+        """The feature network (fitted to the data if it is the classifier) and the real features."""
         if self.num_samples < trainer.world_size:
             raise ConfigError(f"callbacks.metrics.num_samples={self.num_samples} is smaller than the "
                               f"{trainer.world_size} processes: each needs a share of the images")

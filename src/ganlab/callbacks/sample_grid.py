@@ -65,6 +65,9 @@ class SampleGrid(pl.Callback):
 
     @torch.no_grad()
     def write(self, trainer: pl.Trainer, pl_module) -> None:
+        check_divergence = getattr(pl_module, "check_divergence", None)
+        if check_divergence is not None:  # a diverged state is never drawn (nor saved): raises DivergenceError
+            check_divergence()
         if not trainer.is_global_zero:
             return
         generator = pl_module.evaluation_generator

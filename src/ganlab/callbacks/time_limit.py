@@ -49,8 +49,8 @@ class TimeLimit(pl.Callback):
         self._started = time.monotonic()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.seconds is None or self._started is None:
-            return
+        if self.seconds is None or self._started is None or pl_module.g_iter >= pl_module.iterations:
+            return  # no limit, or the budget is reached anyway
         due = time.monotonic() - self._started >= self.seconds
         if trainer.world_size > 1:
             due = trainer.strategy.reduce_boolean_decision(due, all=False)

@@ -387,15 +387,16 @@ def test_no_run_writes_into_another_runs_directory(tmp_path):
     args = [*TINY, "iterations=2", "logger=none"]
     # Two runs wanting the same default directory at once (as two runs started in the same second do:
     # the default is runs/<date>_<time>): each gets its own.
-    same_second = f"hydra.run.dir=${{ganlab_run_dir:${{ckpt_path}},{tmp_path / 'runs' / 'T'},T}}"
+    same_second = f"hydra.run.dir='${{ganlab_run_dir:${{ckpt_path}},{tmp_path / 'runs' / 'T'},T}}'"
     results = [finish(p) for p in [start(*args, same_second, f"seed={seed}") for seed in (0, 1)]]
     assert all(r.returncode == 0 for r in results), "\n".join(map(explain, results))
     runs = sorted((tmp_path / "runs").iterdir())
     assert [p.name for p in runs] == ["T", "T_2"]
     seeds = {saved(p / "checkpoints" / "last.ckpt")["ganlab_run"]["config"]["seed"] for p in runs}
     assert seeds == {0, 1}  # each run's checkpoints hold its own training
-    for run_dir, result in zip(runs, results):
-        assert sum(f"run directory: {run_dir}" in r.stdout + r.stderr for r in results) == 1, explain(result)
+    reported = {line.split("run directory: ")[1] for r in results for line in (r.stdout + r.stderr).splitlines()
+                if "run directory: " in line}
+    assert reported == {str(p) for p in runs}  # each says where it is
 
     # A new run named into an existing run's directory is refused, and changes nothing there; two runs
     # started at once into one new directory: one trains, the other is refused.
@@ -412,8 +413,8 @@ def test_no_run_writes_into_another_runs_directory(tmp_path):
     assert sorted(r.returncode for r in into_fresh) == [0, 2], "\n".join(map(explain, into_fresh))
     winner, loser = sorted(into_fresh, key=lambda r: r.returncode)
     assert "already holds another run" in loser.stderr, explain(loser)
-    assert saved(fresh / "checkpoints" / "last.ckpt")["ganlab_run"]["config"]["seed"] == int(
-        winner.args[winner.args.index(next(a for a in winner.args if a.startswith("seed=")))].split("=")[1])
+    winner_seed = int(next(a for a in winner.args if a.startswith("seed=")).split("=")[1])
+    assert saved(fresh / "checkpoints" / "last.ckpt")["ganlab_run"]["config"]["seed"] == winner_seed
 
 
 # --- in process: compose the config as train.py does, call run() ---------------------------------
@@ -573,3 +574,27 @@ def test_a_resume_after_kill_9_changes_none_of_the_killed_runs_files(tmp_path):
     resumed = EventAccumulator(str(run_dir / "tensorboard" / "resumed_from_iter_0000004")).Reload()
     assert [e.step for e in killed.Scalars("loss/g")] == [1, 2, 3, 4, 5, 6]  # one value per step in each run
     assert [e.step for e in resumed.Scalars("loss/g")] == [5, 6, 7, 8, 9, 10]
+
+
+def test_small_bad_inputs_are_one_clear_error(tmp_path):
+    """ema.decay=1.0, labels=3.5 and a directory as ckpt_path: a config error naming the key, not a
+    traceback or a wrong message."""
+    from hydra import compose, initialize_config_dir
+
+    from ganlab import CONFIG_DIR
+    from ganlab.checkpoints import CheckpointError
+    from ganlab.config_checks import ConfigError
+    from ganlab.sample import sample
+
+    with pytest.raises(ConfigError, match=r"^ema.decay must be a number in \[0, 1\), got 1.0"):
+        train_here(tmp_path / "ema", "ema=default", "ema.decay=1.0")
+    with pytest.raises(CheckpointError, match=rf"^ckpt_path={tmp_path} is a directory; give a checkpoint file"):
+        train_here(tmp_path / "resumed", f"ckpt_path={tmp_path}")
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("sample", overrides=[f"ckpt_path={tmp_path / 'x.ckpt'}", "labels=3.5"])
+    with pytest.raises(ConfigError, match=r"^labels must be a class index or a list of them, e.g. labels=3 or "
+                                          r"labels=\[0,1,2\], got 3.5"):
+        sample(cfg)

@@ -133,6 +133,18 @@ def test_a_misspelt_key_names_the_closest_one(config_name, args, suggestion, cap
     assert f"+{args[-1].split('=')[0]}=" in err  # how to add a key on purpose
 
 
+@pytest.mark.parametrize("value", ["false", "true", "null"])
+def test_sample_ema_says_what_to_type_instead(value, capsys):
+    """`ema` is a config group of train.py, so Hydra cannot take `ema=false` as sample.py's key: the
+    choice is `weights=`, and the old form says so in one line."""
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line(CONF, "sample", ["ckpt_path=x.ckpt", f"ema={value}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: ema={value}: sample.py chooses the generator's weights with weights=trained")
+    assert err.count("\n") == 1
+
+
 @pytest.mark.parametrize("args", [
     ["data=digits", "optim.generator.lr=1e-3"],  # fine
     ["-m", "seed=0,1"],  # sweeps are Hydra's
@@ -230,3 +242,11 @@ def test_hydra_callback_refuses_an_unwritable_run_dir(tmp_path, capsys):
                                            f"(every run goes below it) or {key}=<dir>.\n")
     callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "run")}}}))
     assert (tmp_path / "run").is_dir()
+    assert (tmp_path / "run" / ".hydra").is_dir()  # claimed for this run
+    # a directory another run holds (its .hydra/) is refused in one line
+    (tmp_path / "other" / ".hydra").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        CheckOutputDir().on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "other")}}}))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: hydra.run.dir={tmp_path / 'other'} already holds another run") and err.count("\n") == 1

@@ -8,12 +8,20 @@ nothing heavy (train.py's start-up guard comes first)."""
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 from ganlab import interrupt
 
 MARKER = ".hydra"  # a run directory's Hydra record; its creation is the claim
 _claimed: dict[str, str] = {}  # wanted directory -> the one this process claimed for it
+
+
+def secondary_process() -> bool:
+    """Whether this is a process of a data-parallel run other than its first (Lightning's DDP
+    launcher, torchrun and SLURM tasks set these variables): it shares the run directory its first
+    process claimed, and claims nothing itself."""
+    return any(os.environ.get(name, "0") not in ("", "0") for name in ("LOCAL_RANK", "RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def claim(directory: str | Path) -> bool:
@@ -31,7 +39,8 @@ def claim(directory: str | Path) -> bool:
 def holds_run(directory: str | Path) -> bool:
     """Whether `directory` holds a run's files: its Hydra record, checkpoints or final metrics."""
     path = Path(directory)
-    return (path / MARKER).exists() or any((path / "checkpoints").glob("*.ckpt")) or (path / "metrics.json").exists()
+    return (any((path / name).exists() for name in (MARKER, "metrics.json", "multirun.yaml"))
+            or any((path / "checkpoints").glob("*.ckpt")))
 
 
 def fresh_dir(wanted: str) -> str:
@@ -41,6 +50,8 @@ def fresh_dir(wanted: str) -> str:
     location that cannot be written is returned unclaimed: the output-directory check reports it."""
     if wanted in _claimed:
         return _claimed[wanted]
+    if secondary_process():
+        return wanted
     for number in itertools.count(1):
         candidate = wanted if number == 1 else f"{wanted}_{number}"
         new = not Path(candidate).exists()
@@ -64,7 +75,7 @@ def claim_named(directory: str | Path) -> bool:
     """Claims a directory the user named (hydra.run.dir=..., hydra.sweep.dir=...): False when it holds
     a run already. Remembered like `fresh_dir`'s."""
     key = str(directory)
-    if claimed_here(key):
+    if claimed_here(key) or secondary_process():
         return True
     if holds_run(key) or not claim(key):
         return False

@@ -44,7 +44,8 @@ def test_a_named_directory_holding_a_run_is_refused(tmp_path):
 
 def test_the_other_processes_of_a_data_parallel_run_share_its_directory(tmp_path, monkeypatch):
     """Lightning's DDP launcher starts ranks 1.. with LOCAL_RANK set and rank 0's hydra.run.dir."""
-    assert run_dirs.claim_named(tmp_path / "run")
+    (tmp_path / "run" / ".hydra").mkdir(parents=True)  # claimed by rank 0, another process
+    assert not run_dirs.claim_named(tmp_path / "run")
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert run_dirs.claim_named(tmp_path / "run")
     assert run_dirs.fresh_dir(str(tmp_path / "other")) == str(tmp_path / "other")

@@ -100,7 +100,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     image_shape, num_classes = tuple(datamodule.image_shape), datamodule.num_classes
     check_labels(cfg, num_classes)
     module = build_module(cfg, image_shape, num_classes)
-    module.divergence = instantiate(cfg.divergence) if cfg.get("divergence") else module.divergence
+    if cfg.get("divergence"):  # its bounds (conf/train.yaml: divergence.max_abs_loss)
+        module.divergence = instantiate(cfg.divergence)
 
     config = OmegaConf.to_container(cfg, resolve=True)
     stop = StopRequest()  # set by GracefulStop (signals) and TimeLimit (trainer.max_time); read below

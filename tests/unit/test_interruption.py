@@ -113,3 +113,31 @@ def test_second_ctrl_c_during_training_exits_130(tmp_path):
             SignalAt(signal.SIGINT, g_iter=2), SignalAt(signal.SIGINT, g_iter=2), stop,
             IterationCheckpoint(str(tmp_path), every_n=1000)])
     assert exit_info.value.code == 130
+
+
+@pytest.mark.parametrize("value, seconds", [(None, None), ("00:12:00:00", 43200.0), ("01:00:00:30", 86430.0),
+                                            ({"hours": 1, "minutes": 30}, 5400.0), (90, 90.0), (0, 0.0)])
+def test_max_time_is_read_as_lightning_reads_it(value, seconds):
+    from ganlab.callbacks.time_limit import max_time_seconds
+
+    assert max_time_seconds(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["12h", "00:12:00", -5, {"weeks": "x"}])
+def test_a_bad_max_time_names_the_key(value):
+    from ganlab.callbacks.time_limit import max_time_seconds
+    from ganlab.config_checks import ConfigError
+
+    with pytest.raises(ConfigError, match="trainer.max_time must"):
+        max_time_seconds(value)
+
+
+def test_max_time_stops_at_an_iteration_boundary_and_saves_last(tmp_path):
+    from ganlab.callbacks.time_limit import TimeLimit
+    from ganlab.stop import StopRequest
+
+    stop = StopRequest()
+    module = toy_module(iterations=50)
+    fit(module, [TimeLimit(0, stop), IterationCheckpoint(str(tmp_path), every_n=1000)])
+    assert module.g_iter == 1 and stop.reason == "trainer.max_time=0" and stop.signal is None
+    assert saved(tmp_path / "last.ckpt")["ganlab"]["g_iter"] == 1

@@ -113,17 +113,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         callbacks = [c for c in callbacks if isinstance(c, ProgressBar)]
     # first: a stop they request at an iteration's end is seen by the checkpoint callback at the same end
     callbacks = [GracefulStop(stop), TimeLimit(cfg.trainer.get("max_time"), stop), *callbacks]
+    loggers = [] if smoke_test else build_loggers(cfg, checkpoint)
     if checkpoint is not None:
         check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
-        tensorboard_version = resume.tensorboard_version(cfg, checkpoint)
         del checkpoint  # fit loads it again
         callbacks.append(ApplyOptimizerSettings(optimizer_settings(cfg, module)))
-    else:
-        tensorboard_version = None
     callbacks.append(RunConfig(config, image_shape, num_classes, overrides=overrides))
-    loggers = [] if smoke_test else [instantiate(c, **({"version": tensorboard_version} if tensorboard_version
-                                                        and "version" in c else {}))
-                                     for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                       max_time=None, fast_dev_run=False)  # both counted in generator iterations above
     check_data_parallel(trainer, in_multirun=in_multirun())
@@ -138,7 +133,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     try:  # until the first step, a signal stops at once (interrupt.py); then GracefulStop has it
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     except DivergenceError as error:  # how far it got and how to go on from the last good checkpoint
-        raise DivergenceError(f"{error} {after_divergence(module, last)}") from None
+        raise DivergenceError(f"{error} {after_divergence(module, last)}") from error
     finally:
         interrupt.startup_over()
 
@@ -167,6 +162,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if stop.signal is not None:
         raise SystemExit(128 + stop.signal)
     return result
+
+
+def build_loggers(cfg: DictConfig, checkpoint: dict[str, Any] | None) -> list:
+    """The configured loggers; a run resumed in place after its process was killed past the
+    checkpoint logs to a TensorBoard run of its own (ganlab.resume.tensorboard_version)."""
+    version = resume.tensorboard_version(cfg, checkpoint) if checkpoint is not None else None
+    return [instantiate(c, **({"version": version} if version and "version" in c else {}))
+            for c in (cfg.logger or {}).values()]
 
 
 def stopped_early(module: GANModule, last: Path | None) -> str:

@@ -32,7 +32,7 @@ EXIT_USER_ERROR = 2
 
 # conf/hydra/default.yaml: where a run (or a resumed one) writes, decided (and claimed) before Hydra creates it.
 OmegaConf.register_new_resolver("ganlab_run_dir", resumed_run_dir, use_cache=True, replace=True)
-OmegaConf.register_new_resolver("ganlab_fresh_dir", run_dirs.fresh_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("ganlab_sweep_dir", run_dirs.fresh_sweep_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("ganlab_hydra_subdir", hydra_output_subdir, use_cache=True, replace=True)
 
 
@@ -216,7 +216,8 @@ class CheckOutputDir(Callback):
             _refuse(str(error))
         ckpt_path = OmegaConf.select(config, "ckpt_path") if key == "hydra.run.dir" else None
         resumed_here = ckpt_path and run_dir_of(Path(str(ckpt_path)).expanduser()) == Path(str(path)).resolve()
-        if not resumed_here and not run_dirs.claim_named(str(path)):
+        marker = run_dirs.SWEEP_MARKER if key == "hydra.sweep.dir" else run_dirs.MARKER
+        if not resumed_here and not run_dirs.claim_named(str(path), marker):
             what = "sweep" if key == "hydra.sweep.dir" else "run"
             cont = ("" if what == "sweep" else
                     f"; to continue that run: ckpt_path={Path(str(path)) / 'checkpoints' / 'last.ckpt'}")

@@ -1,6 +1,7 @@
 """Run directories are claimed atomically (ganlab.run_dirs): a directory holding a run is never
 handed to another one, and runs wanting the same default directory get one each."""
 import multiprocessing
+from pathlib import Path
 
 from ganlab import run_dirs
 
@@ -49,3 +50,10 @@ def test_the_other_processes_of_a_data_parallel_run_share_its_directory(tmp_path
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert run_dirs.claim_named(tmp_path / "run")
     assert run_dirs.fresh_dir(str(tmp_path / "other")) == str(tmp_path / "other")
+
+
+def test_a_sweep_directory_is_claimed_by_its_multirun_yaml(tmp_path):
+    wanted = str(tmp_path / "multiruns" / "T")
+    assert run_dirs.fresh_sweep_dir(wanted) == wanted
+    assert sorted(p.name for p in Path(wanted).iterdir()) == ["multirun.yaml"]  # no other entry among the jobs
+    assert run_dirs.holds_run(wanted) and not run_dirs.claim(wanted, run_dirs.SWEEP_MARKER)

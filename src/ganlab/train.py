@@ -138,7 +138,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         interrupt.startup_over()
 
     if smoke_test:
-        log.info("trainer.fast_dev_run: %d generator iterations ran; nothing was written", module.g_iter)
+        log.info("trainer.fast_dev_run: %d generator iterations ran; no checkpoint, grid, metrics or TensorBoard "
+                 "written", module.g_iter)
         return {"iterations": module.g_iter}
     if stop.requested:
         result = {"iterations": module.g_iter, "budget": module.iterations, "stopped": stop.reason}

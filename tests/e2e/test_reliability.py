@@ -1,4 +1,6 @@
-"""When things go wrong, train.py and sample.py, run as a user runs them (subprocesses).
+"""When things go wrong, train.py and sample.py, run as a user runs them (subprocesses where a process
+is what the test is about: signals, kill -9, runs started together; in process, composing the config as
+train.py does and calling run(), elsewhere).
 
 Bad input (config, data, checkpoint, output directory) is one `error: ...` message, no traceback;
 divergence stops at the iteration it happened and keeps the last good checkpoint; SIGTERM/SIGINT save a

@@ -502,14 +502,14 @@ def test_a_max_time_stop_says_so_and_a_plain_resume_reaches_the_budget(tmp_path,
     run_dir = tmp_path / "stopped"
     last = run_dir / "checkpoints" / "last.ckpt"
     with caplog.at_level(logging.INFO, logger="ganlab"):
-        result = train_here(run_dir, *budget, "trainer.max_time=0")  # every start trains one iteration
-    assert result == {"iterations": 1, "budget": 4, "stopped": "trainer.max_time=0"}  # no "final" losses
-    assert (f"stopped by trainer.max_time=0: 1 of 4 generator iterations done; continue with: python train.py "
+        result = train_here(run_dir, *budget, "trainer.max_time=00:00:00:00")  # every start trains one iteration
+    assert result == {"iterations": 1, "budget": 4, "stopped": "trainer.max_time=00:00:00:00"}  # no "final" losses
+    assert (f"stopped by trainer.max_time=00:00:00:00: 1 of 4 generator iterations done; continue with: python train.py "
             f"ckpt_path={last}") in caplog.text
     assert "finished" not in caplog.text
     starts = 1
     while "stopped" in result:  # the documented resume, as often as it takes
-        result = train_here(run_dir, *budget, "trainer.max_time=0", f"ckpt_path={last}")
+        result = train_here(run_dir, *budget, "trainer.max_time=00:00:00:00", f"ckpt_path={last}")
         starts += 1
     assert starts == 4 and result["iterations"] == 4 and "final/loss_d" in result
     assert '"final/loss_g"' in (run_dir / "metrics.json").read_text()

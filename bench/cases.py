@@ -2,7 +2,7 @@
 
 `dcgan`:   DCGAN (conf/model/dcgan.yaml), non-saturating loss, Adam 2e-4 (0.5, 0.999), one D step
            per G step (conf/loss/gan.yaml).
-`wgan_gp`: the same generator, a layer-norm critic (conf/model_loss/dcgan_wgan_gp.yaml), the
+`wgan_gp`: the same generator, a layer-norm critic (conf/model/dcgan.yaml, variants.critic), the
            Wasserstein loss with a gradient penalty (lambda 10) and 5 critic steps per G step,
            Adam 1e-4 (0, 0.9) (conf/loss/wgan_gp.yaml).
 `pacgan`:  PacGAN's 2-D networks (conf/model/pacgan.yaml: G 4 x [Linear 400 + BatchNorm + ReLU],

@@ -16,13 +16,13 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab import interrupt
-from ganlab.checkpoints import CheckpointError, hydra_output_subdir, missing_checkpoint, resumed_run_dir
+from ganlab import interrupt, run_dirs
+from ganlab.checkpoints import CheckpointError, missing_checkpoint
 from ganlab.checks import BadValue
 from ganlab.config_checks import ConfigError, check_writable_dir, leaves
-from ganlab.sweep import JobFailed, in_multirun, job_dirname
-
 from ganlab.divergence import DivergenceError
+from ganlab.resume import hydra_output_subdir, resumed_run_dir, run_dir_of
+from ganlab.sweep import JobFailed, in_multirun, job_dirname
 
 log = logging.getLogger("ganlab")
 
@@ -31,8 +31,9 @@ USER_ERRORS = (ConfigError, CheckpointError, FileNotFoundError, NotADirectoryErr
                InstantiationException, DivergenceError)
 EXIT_USER_ERROR = 2
 
-# conf/hydra/default.yaml: where a run (or a resumed one) writes, decided before Hydra creates it.
+# conf/hydra/default.yaml: where a run (or a resumed one) writes, decided (and claimed) before Hydra creates it.
 OmegaConf.register_new_resolver("ganlab_run_dir", resumed_run_dir, use_cache=True, replace=True)
+OmegaConf.register_new_resolver("ganlab_sweep_dir", run_dirs.fresh_sweep_dir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("ganlab_hydra_subdir", hydra_output_subdir, use_cache=True, replace=True)
 OmegaConf.register_new_resolver("ganlab_job_dirname", job_dirname, use_cache=True, replace=True)  # sweep jobs
 
@@ -48,9 +49,10 @@ def report_errors(function: Callable[..., Any], *args: Any) -> Any:
         if os.environ.get("GANLAB_TRACEBACK"):
             raise
         report(user_message(error))
-        if in_multirun():
+        if in_multirun():  # the job's directory keeps its row of the sweep summary
             raise JobFailed("the job failed with the error above (every job's status and error: summary.csv "
                             "in the sweep directory)") from error
+        interrupt.discard_created()  # a run that never started leaves no empty run directory behind
         raise SystemExit(EXIT_USER_ERROR) from None
 
 
@@ -95,6 +97,13 @@ def _record_in_log_files(message: str) -> None:
 
 # --- the command line, before Hydra --------------------------------------------------------------
 
+# (config, key) -> what to type instead: keys that a config group of the same name shadows.
+RENAMED = {
+    ("sample", "ema"): "sample.py chooses the generator's weights with weights=trained (the trained weights), "
+                       "weights=ema (require the EMA) or weights=auto (the default: the EMA when the run kept one)",
+}
+
+
 def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[str]) -> None:
     """Exits with one `error: ...` line (status 2) when an override names a key the config does not
     have, naming the closest key that exists (`optim.generator.lrr=1` -> `optim.generator.lr`).
@@ -116,6 +125,11 @@ def check_command_line(config_dir: str | Path, config_name: str, args: Sequence[
                    for entry in (o.value() if isinstance(o.value(), list) else [o.value()])]
     search_path += [f"file://{Path(d).resolve()}" for d in config_dirs]
     plain = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
+    for override in plain:
+        replacement = RENAMED.get((config_name, override.split("=", 1)[0].lstrip("+~")))
+        if replacement:
+            print(f"error: {override}: {replacement}", file=sys.stderr)
+            raise SystemExit(EXIT_USER_ERROR)
     if search_path:
         plain.append("hydra.searchpath=[" + ",".join(f"'{entry}'" for entry in search_path) + "]")
     try:
@@ -208,10 +222,11 @@ def quiet_console() -> None:
 
 
 class CheckOutputDir(Callback):
-    """A Hydra callback (conf/hydra/default.yaml, `hydra.callbacks`): before Hydra creates the run
-    directory and its log file, checks that it can be created and written, so an unwritable location
-    is one `error: ...` message (exit status 2) rather than a traceback from inside Hydra. A directory
-    this creates is removed again if the process is interrupted before training starts."""
+    """A Hydra callback (conf/hydra/default.yaml, `hydra.callbacks`): before Hydra creates the run (or
+    sweep) directory and its log file, checks that it can be created and written, and claims it for
+    this run (ganlab.run_dirs): a directory that holds another run is refused with one `error: ...`
+    message (exit status 2), unless this is that run resumed in place. A directory this creates is
+    removed again if start-up fails or is interrupted."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config, "hydra.run.dir")
@@ -221,15 +236,28 @@ class CheckOutputDir(Callback):
 
     @staticmethod
     def _check(config: DictConfig, key: str) -> None:
-        path = OmegaConf.select(config, key)
+        path = OmegaConf.select(config, key)  # the default resolves (and claims) a fresh directory
         if path is None:
             return
         new = not Path(str(path)).exists()
         try:
             check_writable_dir(str(path), key)
         except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
-            # Hydra turns a callback's exceptions into warnings and carries on; SystemExit stops it.
-            raise SystemExit(EXIT_USER_ERROR) from None
+            _refuse(str(error))
+        ckpt_path = OmegaConf.select(config, "ckpt_path") if key == "hydra.run.dir" else None
+        resumed_here = ckpt_path and run_dir_of(Path(str(ckpt_path)).expanduser()) == Path(str(path)).resolve()
+        marker = run_dirs.SWEEP_MARKER if key == "hydra.sweep.dir" else run_dirs.MARKER
+        if not resumed_here and not run_dirs.claim_named(str(path), marker):
+            what = "sweep" if key == "hydra.sweep.dir" else "run"
+            cont = ("" if what == "sweep" else
+                    f"; to continue that run: ckpt_path={Path(str(path)) / 'checkpoints' / 'last.ckpt'}")
+            _refuse(f"{key}={path} already holds another {what}: a new {what} needs its own directory (nothing of "
+                    f"the other is overwritten). Leave {key} unset for a new dated one, or choose another{cont}")
         if new:
             interrupt.created_during_startup(Path(str(path)))
+
+
+def _refuse(message: str) -> None:
+    # Hydra turns a callback's exceptions into warnings and carries on; SystemExit stops it.
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USER_ERROR) from None

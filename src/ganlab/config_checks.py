@@ -98,6 +98,7 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("conditioning.label_dim", COUNT),
     ("optim.*.lr", POSITIVE), ("optim.*.betas", BETAS), ("optim.*.eps", POSITIVE),
     ("optim.*.weight_decay", NON_NEGATIVE), ("optim.*.momentum", NON_NEGATIVE), ("optim.*.alpha", FRACTION),
+    ("divergence.max_abs_loss", POSITIVE),
     ("callbacks.sample_grid.interpolation_rows", COUNT), ("callbacks.sample_grid.interpolation_steps", integer(2)),
     ("callbacks.sample_grid.truncation", POSITIVE), ("callbacks.sample_grid.traversal_*", POSITIVE_INT),
     ("infogan.q_head.hidden", POSITIVE_INT), ("infogan.q_head.learn_std", FLAG),
@@ -113,7 +114,9 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
 SAMPLE_SCHEMA: list[tuple[str, Rule]] = [
     ("ckpt_path", Rule("a checkpoint path, e.g. ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt",
                        lambda v: isinstance(v, str) and v != "")),
-    ("mode", one_of("samples", "interpolate")), ("ema", FLAG), ("num_samples", POSITIVE_INT), ("seed", SEED),
+    ("mode", one_of("samples", "interpolate")), ("weights", one_of("auto", "ema", "trained")),
+    ("labels", Rule("a class index or a list of them, e.g. labels=3 or labels=[0,1,2]",
+                    lambda v: _integer(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(_integer(c) for c in v)))), ("num_samples", POSITIVE_INT), ("seed", SEED),
     ("batch_size", POSITIVE_INT), ("grid_size", POSITIVE_INT), ("out", PATH),
     ("device", Rule("auto, cpu, cuda or cuda:<index>",
                     lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda")

@@ -1,4 +1,5 @@
-"""Divergence detection, in one place: did a loss term, a weight or a buffer become NaN or Inf?
+"""Divergence detection, in one place: did a loss term, a weight or a buffer become NaN or Inf, or
+did a loss explode (|loss| beyond `divergence.max_abs_loss`, conf/train.yaml)?
 
 Every generator iteration the step computes a verdict on its steps' losses on the device
 (`verdict`: one stack and one `isfinite`; each loss is the sum of its terms, so it is non-finite
@@ -26,11 +27,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ganlab.config_checks import ConfigError
 from ganlab.names import is_gradient_norm
 
 
 class DivergenceError(RuntimeError):
-    """A loss, or a weight or buffer of G or D, became NaN or infinite."""
+    """A loss, or a weight or buffer of G or D, became NaN or infinite, or a loss exploded."""
 
 
 def all_finite(module: nn.Module) -> Tensor:
@@ -67,12 +69,13 @@ def non_finite_networks(networks: Mapping[str, nn.Module]) -> list[str]:
 class Verdict:
     """Whether the losses of one generator iteration's steps stayed finite, still on the device
     until someone reads it. Each step's loss is the sum of its terms, so a NaN or Inf in any term
-    makes it non-finite: one flag per step, computed with one stack and one `isfinite`; the terms
-    themselves are looked at only when a flag is down."""
+    makes it non-finite: one flag per step, computed with one stack and one `isfinite` (and a bound
+    on its magnitude, `max_abs_loss`); the terms themselves are looked at only when a flag is down."""
 
     finite: Tensor  # (s,) bool, one per step (k discriminator steps, then the generator step)
     steps: Sequence[tuple[int, Mapping[str, Tensor]]]  # per step: (discriminator step, its terms)
     g_iter: int  # the generator iteration (1-based)
+    max_abs_loss: float | None = None  # a finite loss beyond this counts as diverged (exploded)
 
     def raise_if_diverged(self, networks: Mapping[str, nn.Module]) -> None:
         """Raises DivergenceError naming the first step whose loss is non-finite (by its discriminator
@@ -82,24 +85,47 @@ class Verdict:
             return
         d_step, terms = self.steps[self.finite.tolist().index(False)]
         values = {name: float(value) for name, value in terms.items() if not is_gradient_norm(name)}
-        bad = {name: value for name, value in values.items() if not math.isfinite(value)} or values  # overflowed sum
-        raise _diverged(self.g_iter, d_step, [f"{name} = {value}" for name, value in bad.items()]
+        bad = [f"{name} = {value}" for name, value in values.items() if not math.isfinite(value)]
+        if not bad and self.max_abs_loss is not None:  # exploded: the terms beyond the bound (or their sum)
+            total = sum(values.values())
+            bad = [f"{name} = {value:.4g}" for name, value in values.items() if abs(value) > self.max_abs_loss] \
+                or [f"the loss {' + '.join(values)} = {total:.4g}"]
+            bad[-1] += f" (beyond divergence.max_abs_loss={self.max_abs_loss:g})"
+        raise _diverged(self.g_iter, d_step, (bad or [f"{name} = {value}" for name, value in values.items()])
                         + non_finite_networks(networks))
 
 
-def verdict(steps: Sequence[tuple[int, Mapping[str, Tensor], Tensor]], g_iter: int) -> Verdict:
+def verdict(steps: Sequence[tuple[int, Mapping[str, Tensor], Tensor]], g_iter: int,
+            max_abs_loss: float | None = None) -> Verdict:
     """The verdict on the steps of generator iteration `g_iter`: per step (discriminator steps taken
-    by its end, its terms, its loss: the sum of the terms)."""
-    finite = torch.isfinite(torch.stack([loss.detach().float() for _, _, loss in steps]))
-    return Verdict(finite, [(d_step, terms) for d_step, terms, _ in steps], g_iter)
+    by its end, its terms, its loss: the sum of the terms). A loss is good when finite and, with
+    `max_abs_loss`, at most that in magnitude."""
+    losses = torch.stack([loss.detach().float() for _, _, loss in steps])
+    finite = torch.isfinite(losses)
+    if max_abs_loss is not None:
+        finite &= losses.abs() <= max_abs_loss
+    return Verdict(finite, [(d_step, terms) for d_step, terms, _ in steps], g_iter, max_abs_loss)
 
 
 class DivergenceMonitor:
     """Holds the latest verdict until it is read: `push` reads the previous one (after the new one
-    is queued); `check` reads the pending one now and checks the weights."""
+    is queued); `check` reads the pending one now and checks the weights.
 
-    def __init__(self):
+    `max_abs_loss` (conf/train.yaml `divergence.max_abs_loss`; None: no bound): a step whose loss
+    exceeds it in magnitude has diverged as surely as a NaN one (an exploding learning rate drives
+    losses to 1e12 and weights to 1e29 long before they overflow), and stops training the same way."""
+
+    def __init__(self, max_abs_loss: float | None = None):
+        if max_abs_loss is not None and (isinstance(max_abs_loss, bool) or not isinstance(max_abs_loss, (int, float))
+                                         or not max_abs_loss > 0):
+            raise ConfigError(f"divergence.max_abs_loss must be a positive number or null (no bound), "
+                              f"got {max_abs_loss!r}")
+        self.max_abs_loss = None if max_abs_loss is None else float(max_abs_loss)
         self._pending: Verdict | None = None
+
+    def verdict(self, steps: Sequence[tuple[int, Mapping[str, Tensor], Tensor]], g_iter: int) -> Verdict:
+        """The verdict on generator iteration `g_iter`'s steps under this monitor's bound."""
+        return verdict(steps, g_iter, self.max_abs_loss)
 
     def push(self, new: Verdict, networks: Mapping[str, nn.Module]) -> None:
         previous, self._pending = self._pending, new

@@ -78,7 +78,7 @@ def hydra_run_hparams(config: Mapping[str, Any], overrides: Sequence[str], recom
 
 def _existing(choices: Mapping[str, str | None]) -> dict[str, str | None]:
     """The choices of groups with a config file for them: an optional default whose file does not
-    exist (`optional model_loss: ${model}_${loss}` of a model and loss that need no pairing) was not
+    exist (a defaults entry `optional group: ${...}` whose interpolated option has no file) was not
     chosen, though Hydra lists it."""
     from hydra.core.global_hydra import GlobalHydra
 

@@ -30,6 +30,14 @@ def created_during_startup(path: Path) -> None:
     _created.append(Path(path))
 
 
+def discard_created() -> list[Path]:
+    """Start-up failed (a config error): removes the run directories it created, unless they hold a
+    checkpoint, so a run that never started leaves no empty directory behind. Returns those removed."""
+    removed = [path for path in _created if _remove_unused(path)]
+    _created.clear()
+    return removed
+
+
 def startup_over() -> None:
     """Training has run: Python's own signal handling from now on (if the guard was installed)."""
     _created.clear()

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ganlab import checks, names
 from ganlab.diagnostics import DiscriminatorWinsWatch, gradient_norm
-from ganlab.divergence import DivergenceMonitor, verdict
+from ganlab.divergence import DivergenceMonitor
 from ganlab.ema import GeneratorEMA
 from ganlab.latents import Codes, GaussianLatent, Latent, LatentSample
 from ganlab.losses.base import AdversarialLoss
@@ -94,7 +94,7 @@ class GANModule(pl.LightningModule):
         self.g_iter = 0  # generator updates so far (= Lightning batches trained)
         self.d_iter = 0  # discriminator updates so far
         self._restored_rng: dict[str, Any] | None = None
-        self._divergence = DivergenceMonitor()
+        self.divergence = DivergenceMonitor()  # run() gives it the configured bounds (conf: divergence)
 
     # --- what the rest of ganlab reads -------------------------------------------------------
     @property
@@ -128,7 +128,7 @@ class GANModule(pl.LightningModule):
         """Reads the verdict of the last iteration and checks G's and D's weights and buffers (host
         syncs); raises DivergenceError if anything is NaN or Inf. A no-op with detect_divergence=False."""
         if self.detect_divergence:
-            self._divergence.check(self._players(), self.g_iter, self.d_iter)
+            self.divergence.check(self._players(), self.g_iter, self.d_iter)
 
     def _players(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
@@ -232,10 +232,10 @@ class GANModule(pl.LightningModule):
         previous iteration's is read now, after this one's work is queued, so an accelerator never
         idles on the read. The weights are checked at checkpoints, at the end and when a loss
         diverged (ganlab.divergence says why that suffices)."""
-        new = verdict(steps, g_iter=self.g_iter)
+        new = self.divergence.verdict(steps, g_iter=self.g_iter)
         if self._trainer is not None and self.trainer.world_size > 1:  # all ranks stop at the same iteration
             new.finite = self.trainer.strategy.reduce(new.finite.float(), reduce_op="min").bool()
-        self._divergence.push(new, self._players())
+        self.divergence.push(new, self._players())
 
     def _log(self, terms: Terms, last: DiscriminatorStep) -> None:
         # At the end of generator iterations 1, every `log_every_n`-th and the last; not every

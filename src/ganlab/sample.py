@@ -2,7 +2,8 @@
 
 Two modes (`mode=`): `samples` writes `num_samples` images (an .npz array or PNG files, and a grid);
 `interpolate` writes a PNG strip of spherical interpolations between seeds. Both use the EMA of
-G's weights when the checkpoint holds one (`ema=false`: the trained weights).
+G's weights when the checkpoint holds one (`weights=trained`: the trained weights; `weights=ema`:
+require the EMA).
 
 Every value is checked, and `out` is checked writable, before the checkpoint is read; the size a
 request needs is checked against the free disk space before any image is generated. Images are
@@ -28,7 +29,7 @@ from torchvision.utils import make_grid, save_image
 
 from ganlab import checks
 from ganlab.build import build_generator, build_latent
-from ganlab.checkpoints import load_checkpoint
+from ganlab.checkpoints import RUN_KEY, load_checkpoint
 from ganlab.config_checks import REQUIRED, SAMPLE_SCHEMA, ConfigError, check_accelerator, check_values
 from ganlab.ema import averaged_generator_state
 from ganlab.latents import GaussianLatent, Latent
@@ -41,21 +42,26 @@ CHUNK = 1024  # images generated and written at a time; a multiple of 16, so chu
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def load_generator(ckpt_path: str, device: str = "cpu", ema: bool | None = None) -> nn.Module:
+WEIGHTS = ("auto", "ema", "trained")  # sample.py `weights=`
+
+
+def load_generator(ckpt_path: str, device: str = "cpu", weights: str = "auto") -> nn.Module:
     """The generator of a ganlab checkpoint, rebuilt from the config saved inside it, in eval mode.
-    `ema`: None takes the EMA weights when the run kept an EMA (ema=default), else the trained
-    weights; True requires the EMA; False takes the trained weights."""
+    `weights`: `auto` takes the EMA weights when the run kept an EMA (ema=default), else the trained
+    weights; `ema` requires the EMA; `trained` takes the trained weights."""
+    if weights not in WEIGHTS:
+        raise ConfigError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     checkpoint = load_checkpoint(ckpt_path)
-    run = checkpoint["ganlab_run"]
+    run = checkpoint[RUN_KEY]
     config = OmegaConf.create(run["config"])
     generator, _ = build_generator(config, tuple(run["image_shape"]), run["num_classes"])  # G reads the latent's size
     averaged = averaged_generator_state(checkpoint)
-    if ema and averaged is None:
-        raise ConfigError(f"ema=true, but {ckpt_path} holds no EMA of the generator (the run trained without "
-                          "ema=default); use ema=false or ema=null")
-    if averaged is not None and ema is not False:
+    if weights == "ema" and averaged is None:
+        raise ConfigError(f"weights=ema, but {ckpt_path} holds no EMA of the generator (the run trained without "
+                          "ema=default); use weights=trained or weights=auto")
+    if averaged is not None and weights != "trained":
         state = averaged
-        log.info("using the EMA generator weights (ema=false: the trained weights)")
+        log.info("using the EMA generator weights (weights=trained: the trained weights)")
     else:
         prefix = "generator."
         state = {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
@@ -74,8 +80,12 @@ def label_cycle(labels, generator: nn.Module) -> list[int] | None:
                               "remove labels=")
         return None
     num_classes = generator.num_classes
-    classes = list(range(num_classes)) if labels is None else (
-        [labels] if isinstance(labels, int) else list(labels))
+    if labels is None:
+        classes = list(range(num_classes))
+    elif isinstance(labels, (list, tuple)) or (hasattr(labels, "__len__") and not isinstance(labels, (str, bytes))):
+        classes = list(labels)
+    else:
+        classes = [labels]  # one value: checked below like the list's
     bad = [c for c in classes if not checks.is_int(c) or not 0 <= c < num_classes]
     if not classes or bad:
         raise ConfigError(f"labels must be a class index or a list of them in [0, {num_classes - 1}] "
@@ -98,7 +108,7 @@ def requested_labels(labels, n: int, generator: nn.Module) -> Tensor | None:
 def load_latent(ckpt_path: str) -> Latent:
     """The latent distribution the checkpoint's generator was trained to read (conf/latent/; N(0, I)
     for a checkpoint written before the group existed)."""
-    return build_latent(OmegaConf.create(load_checkpoint(ckpt_path)["ganlab_run"]["config"]))
+    return build_latent(OmegaConf.create(load_checkpoint(ckpt_path)[RUN_KEY]["config"]))
 
 
 def image_chunks(generator: nn.Module, n: int, seed: int, device: str, classes: list[int] | None,
@@ -273,5 +283,5 @@ def sample(cfg: DictConfig) -> Path:
     check_accelerator(cfg.device, "device")
     out = output_of(cfg)  # before any work: an unwritable `out` fails now, not after generating
     device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
-    generator = load_generator(cfg.ckpt_path, device, ema=cfg.ema)
+    generator = load_generator(cfg.ckpt_path, device, weights=cfg.weights)
     return MODES[cfg.mode](cfg, generator, device, out, load_latent(cfg.ckpt_path))

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchvision.utils import save_image
 
-from ganlab.checkpoints import load_checkpoint
+from ganlab.checkpoints import RUN_KEY, load_checkpoint
 from ganlab.config_checks import ConfigError
 from ganlab.mixture_plot import mixture_frame
 from ganlab.sampling import generate
@@ -29,7 +29,7 @@ def write_points(cfg: DictConfig, generator: nn.Module, device: str, out: Path, 
                       latent=latent, truncation=cfg.get("truncation"))  # (n, d); latent None: N(0, I)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, x=points.numpy().astype(np.float32))
-    data = instantiate(OmegaConf.create(load_checkpoint(cfg.ckpt_path)["ganlab_run"]["config"]).data)
+    data = instantiate(OmegaConf.create(load_checkpoint(cfg.ckpt_path)[RUN_KEY]["config"]).data)
     if hasattr(data, "means"):  # a mixture of Gaussians: the picture against its modes
         save_image(mixture_frame(points, data.means, data.sigma).float() / 255, picture_path)
         log.info("wrote %d points to %s and their picture to %s", cfg.num_samples, out, picture_path)

@@ -73,9 +73,9 @@ def test_cache_reuse_ema_choice_interpolation_and_missing_inception_weights(tmp_
     second = train(tmp_path / "second", "iterations=2", cache, *METRICS)
     assert "real-image features read from" in second.stdout + second.stderr
 
-    # sample.py: the EMA by default when the checkpoint has one, the trained weights with ema=false
+    # sample.py: the EMA by default when the checkpoint has one, the trained weights with weights=trained
     ckpt = tmp_path / "first" / "checkpoints" / "last.ckpt"
-    for name, ema in (("default", []), ("ema", ["ema=true"]), ("raw", ["ema=false"])):
+    for name, ema in (("default", []), ("ema", ["weights=ema"]), ("raw", ["weights=trained"])):
         run_script("sample.py", f"ckpt_path={ckpt}", "num_samples=8", f"out={tmp_path / name}.npz", *ema)
     x = {name: np.load(tmp_path / f"{name}.npz")["x"] for name in ("default", "ema", "raw")}
     np.testing.assert_array_equal(x["default"], x["ema"])
@@ -85,7 +85,7 @@ def test_cache_reuse_ema_choice_interpolation_and_missing_inception_weights(tmp_
                "interpolation.steps=10", f"interpolation.out={strip}")
     assert Image.open(strip).size == (10 * 30 + 2, 3 * 30 + 2)  # 3 rows of 10 28x28 images, 2 px padding
     no_ema = tmp_path / "second" / "checkpoints" / "last.ckpt"
-    result = run_script("sample.py", f"ckpt_path={no_ema}", "ema=true", f"out={tmp_path / 'y.npz'}", check=False)
+    result = run_script("sample.py", f"ckpt_path={no_ema}", "weights=ema", f"out={tmp_path / 'y.npz'}", check=False)
     assert result.returncode == 2 and "holds no EMA" in result.stderr
 
     # Inception without torch-fidelity or weights (and no network here): fails at start, says how to fix

@@ -1,4 +1,6 @@
-"""When things go wrong, train.py run as a user runs it (subprocesses).
+"""When things go wrong, train.py and sample.py, run as a user runs them (subprocesses where a process
+is what the test is about: signals, kill -9, runs started together; in process, composing the config as
+train.py does and calling run(), elsewhere).
 
 Bad input that only the real entry point shows (Hydra's own errors, the checks before Hydra starts)
 is one `error: ...` message, no traceback (every other bad input: test_bad_input.py, in-process);
@@ -70,6 +72,36 @@ class NaNLossAt(NonSaturatingLoss):
         self.calls += 1
         loss = super().discriminator_loss(real, fake)
         return loss * float("nan") if self.calls == self.step else loss
+
+
+class ExplodingLossAt(NonSaturatingLoss):
+    """The GAN loss, except that D's loss is multiplied by 1e9 (finite, far beyond
+    divergence.max_abs_loss) at discriminator step `step`: a run exploding as a huge learning rate
+    makes it explode."""
+
+    def __init__(self, step: int, **kwargs):
+        super().__init__(**kwargs)
+        self.step, self.calls = step, 0
+
+    def discriminator_loss(self, real, fake):
+        self.calls += 1
+        loss = super().discriminator_loss(real, fake)
+        return loss * 1e9 if self.calls == self.step else loss
+
+
+class PauseAt(pl.Callback):
+    """At the end of generator iteration `at`, flushes the loggers (as a long run's writers do from time
+    to time), prints PAUSED and sleeps, for the test to kill the process with SIGKILL."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.g_iter == self.at:
+            for logger in trainer.loggers:
+                logger.experiment.flush()
+            print("PAUSED", flush=True)
+            time.sleep(TIMEOUT)
 
 
 class WaitForSignal(pl.Callback):
@@ -158,7 +190,7 @@ def test_bad_input_is_one_clear_message(background, name):
 def test_a_bad_value_is_refused_before_a_tensorboard_run_exists(background):
     tmp, result = result_of(background, "zero_latent_dim")
     assert result.returncode == 2, explain(result)
-    assert not (tmp / "zero_latent_dim" / "tensorboard").exists()
+    assert not (tmp / "zero_latent_dim").exists()  # not even an empty run directory is left behind
 
 
 def test_corrupt_images_are_skipped_with_a_warning_that_counts_them(background):
@@ -212,7 +244,8 @@ def interrupt_and_resume(tmp_path: Path, signum: int) -> Path:
     output = "".join(output) + rest
     assert process.returncode == 128 + signum, output[-5000:]
     assert "Traceback" not in output and "exited unexpectedly" not in output, output[-5000:]
-    assert f"resume with ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}" in output
+    assert (f"stopped by {signal.Signals(signum).name}: {K + 1} of {N} generator iterations done; continue with: "
+            f"python train.py ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}") in output
     last = run_dir / "checkpoints" / "last.ckpt"
     assert saved(last)["ganlab"]["g_iter"] == K + 1
     assert sorted(p.name for p in last.parent.iterdir()) == ["iter_0000004.ckpt", "last.ckpt"]
@@ -263,3 +296,240 @@ def test_sigint_saves_and_resume_equals_uninterrupted_run(background, tmp_path):
     assert straight.returncode == 0, explain(straight)
     assert_same_training(tmp / "straight", run_dir)
     assert_one_tensorboard_run(run_dir)
+
+
+# --- issue: a run never writes into another run's files --------------------------------------------
+
+def checksums(folder: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file below `folder`."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def start(*overrides: str) -> subprocess.Popen:
+    return subprocess.Popen(command("train.py", *overrides), cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    out, err = process.communicate(timeout=TIMEOUT)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_no_run_writes_into_another_runs_directory(tmp_path):
+    args = [*TINY, "iterations=2", "logger=none"]
+    # Two runs wanting the same default directory at once (as two runs started in the same second do:
+    # the default is runs/<date>_<time>): each gets its own.
+    same_second = f"hydra.run.dir='${{ganlab_run_dir:${{ckpt_path}},{tmp_path / 'runs' / 'T'},T}}'"
+    results = [finish(p) for p in [start(*args, same_second, f"seed={seed}") for seed in (0, 1)]]
+    assert all(r.returncode == 0 for r in results), "\n".join(map(explain, results))
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert [p.name for p in runs] == ["T", "T_2"]
+    seeds = {saved(p / "checkpoints" / "last.ckpt")["ganlab_run"]["config"]["seed"] for p in runs}
+    assert seeds == {0, 1}  # each run's checkpoints hold its own training
+    reported = {line.split("run directory: ")[1] for r in results for line in (r.stdout + r.stderr).splitlines()
+                if "run directory: " in line}
+    assert reported == {str(p) for p in runs}  # each says where it is
+
+    # A new run named into an existing run's directory is refused, and changes nothing there; two runs
+    # started at once into one new directory: one trains, the other is refused.
+    before = checksums(runs[0])
+    fresh = tmp_path / "shared"
+    processes = [start(*args, "seed=2", f"hydra.run.dir={runs[0]}"),
+                 *(start(*args, f"seed={seed}", f"hydra.run.dir={fresh}") for seed in (3, 4))]
+    into_existing, *into_fresh = [finish(p) for p in processes]
+    assert into_existing.returncode == 2, explain(into_existing)
+    assert (f"error: hydra.run.dir={runs[0]} already holds another run: a new run needs its own directory"
+            in into_existing.stderr), explain(into_existing)
+    assert into_existing.stderr.count("error: ") == 1 and "Traceback" not in into_existing.stderr
+    assert checksums(runs[0]) == before
+    assert sorted(r.returncode for r in into_fresh) == [0, 2], "\n".join(map(explain, into_fresh))
+    winner, loser = sorted(into_fresh, key=lambda r: r.returncode)
+    assert "already holds another run" in loser.stderr, explain(loser)
+    winner_seed = int(next(a for a in winner.args if a.startswith("seed=")).split("=")[1])
+    assert saved(fresh / "checkpoints" / "last.ckpt")["ganlab_run"]["config"]["seed"] == winner_seed
+
+
+# --- in process: compose the config as train.py does, call run() ---------------------------------
+
+IN_PROCESS = ["trainer=cpu", "data=digits", "data.image_size=28", "data.batch_size=16", "data.num_workers=0",
+              "model.latent_dim=8", "model.generator.width=8", "model.discriminator.width=8",
+              "trainer.enable_progress_bar=false", "log_every_n=1", "logger=none"]
+
+
+def train_here(output_dir: Path, *overrides: str):
+    """run() with the in-process options and `overrides`, as `python train.py ...` runs it."""
+    from unittest import mock
+
+    from ganlab.train import run
+    from conftest import compose_config
+
+    with mock.patch.object(sys, "argv", ["train.py"]):  # the command a stop suggests names the script
+        return run(compose_config(*IN_PROCESS, *overrides, output_dir=output_dir))
+
+
+def weights(run_dir: Path) -> dict:
+    return saved(run_dir / "checkpoints" / "last.ckpt")["state_dict"]
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_a_new_run_is_refused_where_a_run_is(tmp_path):
+    from ganlab.config_checks import ConfigError
+
+    train_here(tmp_path / "run", "iterations=1")
+    before = checksums(tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"^the run directory .*run already holds another run .*: a new run needs "
+                                          r"its own directory"):
+        train_here(tmp_path / "run", "iterations=1", "seed=1")
+    assert checksums(tmp_path / "run") == before
+
+
+def test_an_exploding_run_stops_as_a_nan_run_does(tmp_path):
+    from ganlab.divergence import DivergenceError
+
+    exploding = ["iterations=10", "callbacks.checkpoint.every_n=2", "callbacks.sample_grid.every_n=1",
+                 "loss.objective._target_=e2e.test_reliability.ExplodingLossAt", "+loss.objective.step=5"]
+    with pytest.raises(DivergenceError) as error:
+        train_here(tmp_path / "run", *exploding)
+    message = str(error.value)
+    assert message.startswith("training diverged at generator iteration 5 (discriminator step 5): loss/d = ")
+    assert "(beyond divergence.max_abs_loss=1e+06)" in message
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert message.endswith(f"The last good checkpoint holds 4 of 10 generator iterations; continue from it (e.g. "
+                            f"with a lower learning rate added) with: python train.py ckpt_path={last}")
+    assert sorted(p.name for p in last.parent.iterdir()) == ["iter_0000002.ckpt", "iter_0000004.ckpt", "last.ckpt"]
+    assert saved(last)["ganlab"]["g_iter"] == 4  # nothing written after the last good checkpoint
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir())[-1] == "iter_0000004.png"
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    # the bound is a setting: without it the same run trains on
+    assert train_here(tmp_path / "unbounded", *exploding, "divergence.max_abs_loss=null")["iterations"] == 10
+
+
+def test_training_does_not_depend_on_what_is_cached(tmp_path):
+    """The classifier metric's weights and the real images' features are cached by the first run and
+    read by the second: the same seed trains the same weights either way."""
+    metrics = ["callbacks/metrics=classifier", f"callbacks.metrics.cache_dir={tmp_path / 'cache'}",
+               "callbacks.metrics.every_n=1000", "callbacks.metrics.num_samples=64", "callbacks.metrics.kid=false",
+               "callbacks.metrics.manifold=false", "callbacks.metrics.feature_network.max_train_images=256",
+               "callbacks.metrics.feature_network.held_out=64", "iterations=3"]
+    train_here(tmp_path / "without_cache", *metrics)
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert any("classifier" in name for name in cached) and len(cached) >= 2  # the network and the real features
+    train_here(tmp_path / "with_cache", *metrics)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == cached  # read, not written again
+    assert_same_weights(weights(tmp_path / "without_cache"), weights(tmp_path / "with_cache"))
+
+
+def test_a_max_time_stop_says_so_and_a_plain_resume_reaches_the_budget(tmp_path, caplog):
+    import logging
+
+    budget = ["iterations=4", "callbacks.checkpoint.every_n=1000"]
+    train_here(tmp_path / "straight", *budget)
+    run_dir = tmp_path / "stopped"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    with caplog.at_level(logging.INFO, logger="ganlab"):
+        result = train_here(run_dir, *budget, "trainer.max_time=00:00:00:00")  # every start trains one iteration
+    assert result == {"iterations": 1, "budget": 4, "stopped": "trainer.max_time=00:00:00:00"}  # no "final" losses
+    assert (f"stopped by trainer.max_time=00:00:00:00: 1 of 4 generator iterations done; continue with: python train.py "
+            f"ckpt_path={last}") in caplog.text
+    assert "finished" not in caplog.text
+    starts = 1
+    while "stopped" in result:  # the documented resume, as often as it takes
+        result = train_here(run_dir, *budget, "trainer.max_time=00:00:00:00", f"ckpt_path={last}")
+        starts += 1
+    assert starts == 4 and result["iterations"] == 4 and "final/loss_d" in result
+    assert '"final/loss_g"' in (run_dir / "metrics.json").read_text()
+    assert_same_weights(weights(tmp_path / "straight"), weights(run_dir))
+
+
+@pytest.mark.parametrize("override", ["data.batch_size=8", "loss.d_steps_per_g_step=2"])
+def test_a_resume_with_other_data_units_is_refused_in_one_line(tmp_path, override):
+    from ganlab.checkpoints import CheckpointError
+
+    train_here(tmp_path / "run", "iterations=1")
+    before = checksums(tmp_path / "run")
+    with pytest.raises(CheckpointError) as error:
+        train_here(tmp_path / "run", "iterations=2", override,
+                   f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}")
+    assert str(error.value).startswith(f"{override} cannot change when resuming") and "\n" not in str(error.value)
+    assert checksums(tmp_path / "run") == before
+
+
+def test_fast_dev_run_trains_n_iterations_and_writes_nothing(tmp_path):
+    assert train_here(tmp_path / "run", "logger=tensorboard", "trainer.fast_dev_run=2") == {"iterations": 2}
+    assert not [p for p in (tmp_path / "run").rglob("*") if p.is_file()] if (tmp_path / "run").exists() else True
+
+
+def test_a_resume_after_kill_9_changes_none_of_the_killed_runs_files(tmp_path):
+    """Killed at iteration 6, checkpointed at 4: the resumed run logs iterations 5-10 to a TensorBoard run
+    of its own and writes its grids of 5 and 6 beside the killed run's, which stay as they were."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    options = [*TINY, "iterations=10", "callbacks.checkpoint.every_n=4", "callbacks.sample_grid.every_n=1",
+               "callbacks.sample_grid.interpolation_rows=0"]
+    process = subprocess.Popen(command("train.py", *options, f"hydra.run.dir={run_dir}",
+                                       "+callbacks.pause._target_=e2e.test_reliability.PauseAt", "+callbacks.pause.at=6"),
+                               cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if "PAUSED" in line:
+                break
+        else:
+            pytest.fail("train.py ended before iteration 6:\n" + "".join(output[-60:]))
+        process.kill()  # SIGKILL: no handler runs
+        process.wait(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert saved(run_dir / "checkpoints" / "last.ckpt")["ganlab"]["g_iter"] == 4
+    before = checksums(run_dir)
+    assert "samples/iter_0000006.png" in before
+
+    from ganlab.train import run
+    from conftest import compose_config
+
+    overrides = [o for o in options if not o.startswith(("trainer.enable_progress_bar", "data.num_workers"))]
+    run(compose_config(*overrides, "data.num_workers=0", "trainer.enable_progress_bar=false",
+                       f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", output_dir=run_dir))
+    after = checksums(run_dir)
+    assert {name: after.get(name) for name in before if not name.startswith(("checkpoints/", "train.log"))} == {
+        name: digest for name, digest in before.items() if not name.startswith(("checkpoints/", "train.log"))}
+    assert "samples/iter_0000005_2.png" in after and "samples/iter_0000010.png" in after
+    killed = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    resumed = EventAccumulator(str(run_dir / "tensorboard" / "resumed_from_iter_0000004")).Reload()
+    assert [e.step for e in killed.Scalars("loss/g")] == [1, 2, 3, 4, 5, 6]  # one value per step in each run
+    assert [e.step for e in resumed.Scalars("loss/g")] == [5, 6, 7, 8, 9, 10]
+
+
+def test_small_bad_inputs_are_one_clear_error(tmp_path):
+    """ema.decay=1.0, labels=3.5 and a directory as ckpt_path: a config error naming the key, not a
+    traceback or a wrong message."""
+    from hydra import compose, initialize_config_dir
+
+    from ganlab import CONFIG_DIR
+    from ganlab.checkpoints import CheckpointError
+    from ganlab.config_checks import ConfigError
+    from ganlab.sample import sample
+
+    with pytest.raises(ConfigError, match=r"^ema.decay must be a number in \[0, 1\), got 1.0"):
+        train_here(tmp_path / "ema", "ema=default", "ema.decay=1.0")
+    with pytest.raises(CheckpointError, match=rf"^ckpt_path={tmp_path} is a directory; give a checkpoint file"):
+        train_here(tmp_path / "resumed", f"ckpt_path={tmp_path}")
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("sample", overrides=[f"ckpt_path={tmp_path / 'x.ckpt'}", "labels=3.5"])
+    with pytest.raises(ConfigError, match=r"^labels must be a class index or a list of them, e.g. labels=3 or "
+                                          r"labels=\[0,1,2\], got 3.5"):
+        sample(cfg)

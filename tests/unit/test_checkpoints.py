@@ -115,3 +115,16 @@ def test_resuming_with_another_model_names_the_difference():
     check_resumable(checkpoint, small, "x.ckpt", OmegaConf.to_container(cfg_small))
     with pytest.raises(CheckpointError, match=r"x.ckpt does not fit .* has shape .*model.generator.width=8\b"):
         check_resumable(checkpoint, large, "x.ckpt", OmegaConf.to_container(cfg_large))
+
+
+def test_a_directory_given_as_checkpoint_is_named_a_directory(tmp_path):
+    """ckpt_path=<a run directory>: says it is a directory and, for a run, which file to give."""
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(tmp_path)
+    assert str(error.value) == (f"ckpt_path={tmp_path} is a directory; give a checkpoint file, e.g. "
+                                f"<run>/checkpoints/last.ckpt (this looks like a run directory: "
+                                f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'})")
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_checkpoint(tmp_path / "missing.ckpt")

@@ -38,6 +38,8 @@ CONF = CONFIG_DIR
     (["optim.discriminator.lr=abc"], "optim.discriminator.lr must be a positive number, got 'abc'"),
     (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
+    (["divergence.max_abs_loss=0"], "divergence.max_abs_loss must be a positive number, got 0"),
+    (["ema=default", "ema.decay=1.0"], "ema.decay must be a number in [0, 1), got 1.0"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
     (["trainer.accelerator=gpux"], "trainer.accelerator must be one of auto, cpu, gpu"),
 ])
@@ -116,14 +118,16 @@ def test_gpu_on_a_machine_without_one_says_what_to_use(monkeypatch):
     ({"num_samples": "many"}, "num_samples must be a positive integer, got 'many'"),
     ({"seed": -1}, "seed must be an integer in [0, 4294967295], got -1"),
     ({"mode": "interp"}, "mode must be one of samples, interpolate, got 'interp'"),
-    ({"ema": "yes"}, "ema must be true or false, got 'yes'"),
+    ({"weights": "yes"}, "weights must be one of auto, ema, trained, got 'yes'"),
+    ({"labels": 3.5}, "labels must be a class index or a list of them, e.g. labels=3 or labels=[0,1,2], got 3.5"),
+    ({"labels": [0, 1.5]}, "labels must be a class index or a list of them"),
     ({"device": "gpu"}, "device must be auto, cpu, cuda or cuda:<index>, got 'gpu'"),
     ({"interpolation": {"seeds": [0], "steps": 10}}, "interpolation.seeds must be a list of at least 2 integers"),
     ({"interpolation": {"seeds": [0, 1], "steps": 1}}, "interpolation.steps must be an integer >= 2, got 1"),
     ({"ckpt_path": None}, "ckpt_path is required"),
 ])
 def test_sample_values_are_checked(values, message):
-    config = {"ckpt_path": "x.ckpt", "mode": "samples", "ema": None, "num_samples": 4, "seed": 0, "batch_size": 8,
+    config = {"ckpt_path": "x.ckpt", "mode": "samples", "weights": "auto", "num_samples": 4, "seed": 0, "batch_size": 8,
               "grid_size": 4, "out": None, "device": "auto", "interpolation": {"seeds": [0, 1], "steps": 3}}
     config.update(values)
     with pytest.raises(ConfigError) as error:
@@ -150,6 +154,18 @@ def test_a_misspelt_key_names_the_closest_one(config_name, args, suggestion, cap
     err = capsys.readouterr().err
     assert err.startswith("error: " + suggestion) and err.count("\n") == 1, err
     assert f"+{args[-1].split('=')[0]}=" in err  # how to add a key on purpose
+
+
+@pytest.mark.parametrize("value", ["false", "true", "null"])
+def test_sample_ema_says_what_to_type_instead(value, capsys):
+    """`ema` is a config group of train.py, so Hydra cannot take `ema=false` as sample.py's key: the
+    choice is `weights=`, and the old form says so in one line."""
+    with pytest.raises(SystemExit) as exit_info:
+        check_command_line(CONF, "sample", ["ckpt_path=x.ckpt", f"ema={value}"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: ema={value}: sample.py chooses the generator's weights with weights=trained")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize("args", [
@@ -266,3 +282,11 @@ def test_hydra_callback_refuses_an_unwritable_run_dir(tmp_path, capsys):
                                            f"(every run goes below it) or {key}=<dir>.\n")
     callback.on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "run")}}}))
     assert (tmp_path / "run").is_dir()
+    assert (tmp_path / "run" / ".hydra").is_dir()  # claimed for this run
+    # a directory another run holds (its .hydra/) is refused in one line
+    (tmp_path / "other" / ".hydra").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        CheckOutputDir().on_run_start(OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "other")}}}))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: hydra.run.dir={tmp_path / 'other'} already holds another run") and err.count("\n") == 1

@@ -149,3 +149,20 @@ def test_a_finite_run_is_not_stopped(tmp_path):
     module = toy_module(iterations=6)
     fit(module, [IterationCheckpoint(str(tmp_path), every_n=2)])
     assert module.g_iter == 6 and saved(tmp_path / "last.ckpt")["ganlab"]["g_iter"] == 6
+
+
+def test_a_loss_beyond_the_bound_is_a_divergence_and_null_means_no_bound():
+    from ganlab.divergence import DivergenceMonitor
+
+    terms = {"loss/d": torch.tensor(2e7)}
+    steps = [(3, terms, terms["loss/d"])]
+    bounded, unbounded = DivergenceMonitor(max_abs_loss=1e6), DivergenceMonitor(max_abs_loss=None)
+    with pytest.raises(DivergenceError, match=r"generator iteration 2 \(discriminator step 3\): loss/d = 2e\+07 "
+                                              r"\(beyond divergence.max_abs_loss=1e\+06\)"):
+        bounded.verdict(steps, g_iter=2).raise_if_diverged({})
+    unbounded.verdict(steps, g_iter=2).raise_if_diverged({})  # finite: not diverged
+    DivergenceMonitor(max_abs_loss=1e8).verdict(steps, g_iter=2).raise_if_diverged({})
+    from ganlab.config_checks import ConfigError
+
+    with pytest.raises(ConfigError, match="divergence.max_abs_loss must be a positive number or null"):
+        DivergenceMonitor(max_abs_loss=0)

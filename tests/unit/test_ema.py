@@ -136,3 +136,17 @@ def test_ema_option_composes_into_the_model_and_is_off_by_default(compose_train)
     module = build_module(cfg, (1, 8, 8), 0)
     assert isinstance(module.generator_ema, GeneratorEMA) and module.generator_ema.decay == 0.9999
     assert any(k.startswith("generator_ema.average.") for k in module.state_dict())
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"decay": 1.0}, "ema.decay must be a number in [0, 1)"), ({"decay": -0.1}, "ema.decay must be a number in [0, 1)"),
+    ({"start_iter": -1}, "ema.start_iter must be an integer >= 0"),
+])
+def test_a_bad_ema_setting_is_a_config_error(toy_module, settings, message):
+    """Built as a partial (outside Hydra's instantiate), its errors are ConfigErrors: one line, no traceback."""
+    from ganlab.config_checks import ConfigError
+    from ganlab.ema import GeneratorEMA
+
+    with pytest.raises(ConfigError) as error:
+        GeneratorEMA(toy_module().generator, **settings)
+    assert str(error.value).startswith(message)

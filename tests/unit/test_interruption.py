@@ -54,8 +54,8 @@ def test_signal_saves_last_checkpoint_and_stops(tmp_path, signum):
     before = signal.getsignal(signum)
     stop, checkpoints = GracefulStop(), IterationCheckpoint(str(tmp_path), every_n=1000)
     probe, module = LastCheckpointAtTrainEnd(tmp_path), toy_module(iterations=50)
-    fit(module, [probe, SignalAt(signum, g_iter=3), checkpoints, stop])
-    assert stop.received == signum
+    fit(module, [probe, SignalAt(signum, g_iter=3), stop, checkpoints])  # as run() orders them
+    assert stop.received == signum and stop.stop.signal == signum and stop.stop.reason == signal.Signals(signum).name
     assert module.g_iter == 3  # the step that was running finished; no further step started
     assert probe.g_iter == 3  # saved at that step, before anything else (teardown) could fail
     assert saved(tmp_path / "last.ckpt")["ganlab"]["g_iter"] == 3
@@ -68,8 +68,8 @@ def test_signal_on_a_checkpoint_step_writes_once(tmp_path, monkeypatch):
     monkeypatch.setattr(pl.Trainer, "save_checkpoint",
                         lambda self, path, *a, **k: (writes.append(Path(path).name.split(".")[0]),
                                                      original(self, path, *a, **k)))
-    fit(toy_module(iterations=50), [SignalAt(signal.SIGTERM, g_iter=4),
-                                    IterationCheckpoint(str(tmp_path), every_n=2), GracefulStop()])
+    fit(toy_module(iterations=50), [SignalAt(signal.SIGTERM, g_iter=4), GracefulStop(),
+                                    IterationCheckpoint(str(tmp_path), every_n=2)])
     assert writes == ["iter_0000002", "last", "iter_0000004", "last"]
 
 
@@ -110,6 +110,34 @@ def test_second_ctrl_c_during_training_exits_130(tmp_path):
     stop = GracefulStop()
     with pytest.raises(SystemExit) as exit_info:
         fit_module(make_toy_module(iterations=50), callbacks=[
-            SignalAt(signal.SIGINT, g_iter=2), SignalAt(signal.SIGINT, g_iter=2),
-            IterationCheckpoint(str(tmp_path), every_n=1000), stop])
+            SignalAt(signal.SIGINT, g_iter=2), SignalAt(signal.SIGINT, g_iter=2), stop,
+            IterationCheckpoint(str(tmp_path), every_n=1000)])
     assert exit_info.value.code == 130
+
+
+@pytest.mark.parametrize("value, seconds", [(None, None), ("00:12:00:00", 43200.0), ("01:00:00:30", 86430.0),
+                                            ({"hours": 1, "minutes": 30}, 5400.0), (90, 90.0), (0, 0.0)])
+def test_max_time_is_read_as_lightning_reads_it(value, seconds):
+    from ganlab.callbacks.time_limit import max_time_seconds
+
+    assert max_time_seconds(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["12h", "00:12:00", -5, {"weeks": "x"}])
+def test_a_bad_max_time_names_the_key(value):
+    from ganlab.callbacks.time_limit import max_time_seconds
+    from ganlab.config_checks import ConfigError
+
+    with pytest.raises(ConfigError, match="trainer.max_time must"):
+        max_time_seconds(value)
+
+
+def test_max_time_stops_at_an_iteration_boundary_and_saves_last(tmp_path):
+    from ganlab.callbacks.time_limit import TimeLimit
+    from ganlab.stop import StopRequest
+
+    stop = StopRequest()
+    module = toy_module(iterations=50)
+    fit(module, [TimeLimit(0, stop), IterationCheckpoint(str(tmp_path), every_n=1000)])
+    assert module.g_iter == 1 and stop.reason == "trainer.max_time=0" and stop.signal is None
+    assert saved(tmp_path / "last.ckpt")["ganlab"]["g_iter"] == 1

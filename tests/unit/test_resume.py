@@ -10,9 +10,9 @@ from omegaconf import OmegaConf
 
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.callbacks.optimizer_settings import ApplyOptimizerSettings
-from ganlab.checkpoints import (CheckpointError, hydra_output_subdir, is_newest_state, resumed_run_dir,
-                                training_state)
-from ganlab.train import check_unchangeable, merge_overrides
+from ganlab.checkpoints import CheckpointError
+from ganlab.resume import (check_unchangeable, hydra_output_subdir, is_newest_state, merge_overrides, resumed_run_dir,
+                           training_state)
 
 from helpers import fit_module, make_toy_module
 
@@ -59,7 +59,9 @@ def test_continuing_in_place_records_its_config_in_its_own_hydra_folder(tmp_path
     (run / ".hydra").mkdir()
     ckpt = str(run / "checkpoints" / "last.ckpt")
     assert hydra_output_subdir(ckpt, str(run), "T") == ".hydra/resumed_T"  # the first .hydra/ is kept
-    assert hydra_output_subdir(ckpt, str(tmp_path / "run_branch_x"), "T") == ".hydra"  # a new directory
+    branch = tmp_path / "run_branch_x"
+    (branch / ".hydra").mkdir(parents=True)  # claimed before Hydra writes (ganlab.run_dirs): still its own .hydra
+    assert hydra_output_subdir(ckpt, str(branch), "T") == ".hydra"  # a new directory
     assert hydra_output_subdir(None, str(run), "T") == ".hydra"
 
 
@@ -81,6 +83,20 @@ def test_seed_and_optimiser_class_cannot_change_on_resume():
         check_unchangeable(checkpoint, OmegaConf.merge(same, {"seed": 3}))
     with pytest.raises(CheckpointError, match=r"^optim.discriminator._target_=torch.optim.RMSprop cannot change"):
         check_unchangeable(checkpoint, OmegaConf.merge(same, {"optim": {"discriminator": {"_target_": "torch.optim.RMSprop"}}}))
+
+
+@pytest.mark.parametrize("key, old, new", [("data.batch_size", 64, 16), ("loss.d_steps_per_g_step", 1, 5)])
+def test_the_data_position_units_cannot_change_on_resume(key, old, new):
+    """The saved data position counts batches of data.batch_size, k = loss.d_steps_per_g_step per
+    iteration: another value would replay or skip images, so it is refused in one line."""
+    group, name = key.split(".")
+    checkpoint = {"ganlab_run": {"config": {group: {name: old}}}}
+    check_unchangeable(checkpoint, OmegaConf.create({group: {name: old}}))
+    with pytest.raises(CheckpointError) as error:
+        check_unchangeable(checkpoint, OmegaConf.create({group: {name: new}}))
+    message = str(error.value)
+    assert message.startswith(f"{key}={new} cannot change when resuming (the checkpoint's run has {old})")
+    assert "repeat or skip images" in message and "\n" not in message
 
 
 def test_optimiser_settings_given_on_resume_reach_the_restored_optimisers(tmp_path, caplog):

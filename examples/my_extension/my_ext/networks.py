@@ -15,7 +15,7 @@ import math
 
 from torch import Tensor, nn
 
-from ganlab.networks.output import DOut, Generator
+from ganlab.networks.output import FEATURES, PER_SAMPLE, Discriminator, DOut, Generator
 
 
 class ResizeConvGenerator(Generator):
@@ -48,8 +48,10 @@ class ResizeConvGenerator(Generator):
         return x[:, :, :self.image_shape[1], :self.image_shape[2]]  # (n, c, h, w)
 
 
-class PoolingDiscriminator(nn.Module):
+class PoolingDiscriminator(Discriminator):
     """x (n, c, h, w) -> 2 x [conv 4x4 stride 2, LeakyReLU 0.2] -> global average pool (features) -> Linear (score)."""
+
+    provides = frozenset({FEATURES, PER_SAMPLE})  # what a loss may ask of it: features, one score per sample
 
     def __init__(
         self,

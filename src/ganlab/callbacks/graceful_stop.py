@@ -1,5 +1,5 @@
-"""SIGINT (Ctrl-C) and SIGTERM (cluster pre-emption) stop training at the end of the current step,
-after a resumable checkpoint is written."""
+"""SIGINT (Ctrl-C) and SIGTERM (cluster pre-emption) stop training at the end of the current step;
+the checkpoint callback then writes a resumable last.ckpt (at the end of training)."""
 from __future__ import annotations
 
 import logging
@@ -10,25 +10,28 @@ import threading
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
+from ganlab.stop import StopRequest
 
 log = logging.getLogger(__name__)
 
 
 class GracefulStop(pl.Callback):
-    """The first SIGINT or SIGTERM lets the running step finish, brings `last.ckpt` up to date
-    through the run's IterationCheckpoint and stops; `ckpt_path=.../last.ckpt` then resumes at the
-    same step. A second Ctrl-C stops at once (without a checkpoint), exit status 130.
+    """The first SIGINT or SIGTERM lets the running step finish and stops training there (records it in
+    `stop`, sets `trainer.should_stop`); the checkpoint callback writes `last.ckpt` at the end of
+    training, and `ckpt_path=.../last.ckpt` then resumes at the same step. A second Ctrl-C stops at
+    once (without a checkpoint), exit status 130.
 
     Lightning's own SIGTERM handler is replaced while training runs and restored afterwards. With
     several processes, the first rank that receives a signal stops them all at the same step.
     DataLoader workers ignore both signals (Ctrl-C and a cluster's SIGTERM reach every process of
     the job; a worker they killed would fail the run before it saved): the trainer stops them.
-    `received` holds the signal number afterwards; train.py turns it into exit status 128 + signal."""
+    `received` holds the signal number afterwards, and `stop` (shared with run()) says so; run()
+    turns it into exit status 128 + signal."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self):
+    def __init__(self, stop: StopRequest | None = None):
+        self.stop = stop if stop is not None else StopRequest()
         self.received: int | None = None  # the signal number, once one arrived
         self._previous: dict[int, object] = {}
         self._pid: int | None = None  # the training process; DataLoader workers inherit the handler
@@ -63,14 +66,7 @@ class GracefulStop(pl.Callback):
             return
         if self.received is None:
             self.received = signal.SIGTERM  # another rank received it
-        checkpoints = [c for c in trainer.callbacks if isinstance(c, IterationCheckpoint)]
-        for checkpoint in checkpoints:
-            if checkpoint.save_last(trainer):
-                log.warning("saved %s at generator iteration %d; resume with ckpt_path=%s",
-                            checkpoint.last_path, pl_module.g_iter, checkpoint.last_path)
-        if not checkpoints:
-            log.warning("stopping at generator iteration %d without a checkpoint (callbacks.checkpoint is off)",
-                        pl_module.g_iter)
+        self.stop.request(signal.Signals(self.received).name, self.received)
         trainer.should_stop = True
 
     def on_train_end(self, trainer, pl_module) -> None:

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 class IterationCheckpoint(pl.Callback):
     """Saves `iter_XXXXXXX.ckpt` at the end of every `every_n`-th generator iteration and keeps
-    `last.ckpt` current (then, at the end of training, and when GracefulStop asks).
+    `last.ckpt` current (then, at the end of training, and at the iteration where a stop was
+    requested: `trainer.should_stop`, set by GracefulStop or TimeLimit before this callback runs).
 
     One Lightning batch is one generator iteration, so a checkpoint written at the end of the
     batch of iteration N holds exactly N generator and N x k discriminator steps, and each
@@ -42,6 +43,8 @@ class IterationCheckpoint(pl.Callback):
             if self.keep_periodic:
                 save_atomically(trainer, self.dirpath / f"iter_{pl_module.g_iter:07d}.ckpt")
             self.save_last(trainer)
+        elif trainer.should_stop:  # a stop (signal, max_time; run() lists those callbacks first): saved now,
+            self.save_last(trainer)  # before the end-of-training work of other callbacks could fail
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.save_last(trainer)

@@ -14,7 +14,6 @@ from torchmetrics.utilities.distributed import gather_all_tensors
 
 from ganlab import names
 from ganlab.callbacks.best_checkpoint import BestCheckpoint
-from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.features import Features, as_features, fingerprint
@@ -102,6 +101,14 @@ class ImageMetrics(pl.Callback):
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.fast_dev_run:
             return
+        # Whatever is cached or not (the classifier, the real features, the data), nothing here may draw
+        # from the run's random stream: training must not depend on what a cache holds.
+        device = pl_module.device
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            self._prepare(trainer, pl_module)
+
+    def _prepare(self, trainer, pl_module) -> None:
+        """The feature network (fitted to the data if it is the classifier) and the real features."""
         if self.num_samples < trainer.world_size:
             raise ConfigError(f"callbacks.metrics.num_samples={self.num_samples} is smaller than the "
                               f"{trainer.world_size} processes: each needs a share of the images")
@@ -132,7 +139,7 @@ class ImageMetrics(pl.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        stopped = any(isinstance(c, GracefulStop) and c.received is not None for c in trainer.callbacks)
+        stopped = pl_module.g_iter < pl_module.iterations  # stopped early (signal, max_time): no evaluation
         if pl_module.g_iter % self.every_n != 0 and not stopped:  # else evaluated at its batch end
             self.evaluate(trainer, pl_module)
 

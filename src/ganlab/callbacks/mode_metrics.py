@@ -9,7 +9,6 @@ import pytorch_lightning as pl
 import torch
 
 from ganlab import names
-from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.mixture_picture import mixture_of
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.modes import NAMES, ModeStats, mode_stats
@@ -62,7 +61,7 @@ class ModeMetrics(pl.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        stopped = any(isinstance(c, GracefulStop) and c.received is not None for c in trainer.callbacks)
+        stopped = pl_module.g_iter < pl_module.iterations  # stopped early (signal, max_time): no evaluation
         if pl_module.g_iter > 0 and pl_module.g_iter != self.evaluated_at and not stopped:
             self.evaluate(trainer, pl_module)
 

@@ -19,7 +19,9 @@ class SampleGrid(pl.Callback):
     `interpolation_rows` rows of `interpolation_steps` images along spherical paths between fixed
     seeds (0 rows: none). Both show the module's `evaluation_generator` (the EMA of G when the run
     keeps one). Written at the end of every `every_n`-th generator iteration (one Lightning batch)
-    and at the end of training, unless that iteration already got its grid.
+    and at the end of training, unless that iteration already got its grid. A grid is never written
+    over an existing file: a run resumed after its process was killed past its checkpoint writes its
+    grids of those iterations as `iter_XXXXXXX_2.png` (the killed process's stay as they were).
 
     A class-conditional generator gets a class grid instead: one row per class (at most
     `max_class_rows`), the same noise down each column, `num_samples // rows` columns (at least 4).
@@ -57,6 +59,9 @@ class SampleGrid(pl.Callback):
 
     @torch.no_grad()
     def write(self, trainer: pl.Trainer, pl_module) -> None:
+        check_divergence = getattr(pl_module, "check_divergence", None)
+        if check_divergence is not None:  # a diverged state is never drawn (nor saved): raises DivergenceError
+            check_divergence()
         if not trainer.is_global_zero:
             return
         generator = pl_module.evaluation_generator
@@ -80,7 +85,7 @@ class SampleGrid(pl.Callback):
                               truncation=self.truncation)
         grid = make_grid(images, nrow=columns, normalize=True, value_range=(-1, 1))
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        save_image(grid, self.dirpath / f"iter_{pl_module.g_iter:07d}.png")
+        save_image(grid, unused_path(self.dirpath / f"iter_{pl_module.g_iter:07d}.png"))
         traversals = {f"traversal/{name}": self.traversal(generator, latent, index, pl_module.device)
                       for index, name in enumerate(latent.code_names)}  # none without codes
         for tag, image in traversals.items():  # the latest, also as samples/traversal_<code>.png
@@ -114,8 +119,18 @@ class SampleGrid(pl.Callback):
     def _write_picture(self, trainer: pl.Trainer, pl_module, picture: torch.Tensor) -> None:
         """A uint8 (3, h, w) picture to samples/iter_XXXXXXX.png and TensorBoard's `samples`."""
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        save_image(picture.float() / 255, self.dirpath / f"iter_{pl_module.g_iter:07d}.png")
+        save_image(picture.float() / 255, unused_path(self.dirpath / f"iter_{pl_module.g_iter:07d}.png"))
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_image"):
                 experiment.add_image("samples", picture, global_step=pl_module.g_iter)
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or `<stem>_2<suffix>`, `_3`, ... : the first name no file has (files already there are
+    not changed)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}_{number}{path.suffix}")
+    return candidate

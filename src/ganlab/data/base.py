@@ -127,15 +127,31 @@ class GANDataModule(pl.LightningDataModule):
         self._loader = GANDataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                                      batches_per_iteration=self.batches_per_iteration, **self._loader_options())
         if self._order_state is not None:
+            self._check_units(self._order_state, sampler.topology()[1])
             self._loader.load_state_dict(self._order_state)
             self._order_state = None
         return self._loader
 
     def state_dict(self) -> dict[str, Any]:
-        """The data order's position (pass and batches handed out), saved in checkpoints."""
+        """The data order's position (pass and iterations handed out) and its units (images per
+        batch, batches per iteration, processes), saved in checkpoints."""
         if self._loader is None:
             return {"data_order": self._order_state} if self._order_state else {}
-        return {"data_order": self._loader.state_dict()}
+        units = {"batch_size": self.batch_size, "batches_per_iteration": self.batches_per_iteration,
+                 "world_size": self._loader.order.topology()[1]}
+        return {"data_order": {**self._loader.state_dict(), **units}}
+
+    def _check_units(self, state: dict[str, Any], world_size: int) -> None:
+        """A saved position counts iterations of k batches of b images on each of n processes: read with
+        other units it would repeat or skip images, so that is refused (ganlab.resume refuses another
+        data.batch_size or loss.d_steps_per_g_step earlier, from the config)."""
+        here = {"batch_size": (self.batch_size, "data.batch_size"),
+                "batches_per_iteration": (self.batches_per_iteration, "loss.d_steps_per_g_step"),
+                "world_size": (world_size, "the number of processes (trainer.devices x trainer.num_nodes)")}
+        for key, (value, name) in here.items():
+            if key in state and int(state[key]) != value:
+                raise ConfigError(f"{name} is {value}, but the checkpoint's data position was saved with {state[key]}: "
+                                  "resuming would repeat or skip images. Resume with the run's own value.")
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # Lightning restores this on every resume, before it asks for the training loader.

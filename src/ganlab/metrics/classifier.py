@@ -205,10 +205,17 @@ class ClassifierFeatures(nn.Module):
             state = {k: v.cpu() for k, v in self.network.state_dict().items()} if self.network is not None else None
             report, state = strategy.broadcast((report, state), src=0)
             if self.network is None:
-                self.network = SmallCNN(channels, num_classes, self.settings["width"], self.settings["feature_dim"])
+                self.network = self._network(channels, num_classes)
                 self.network.load_state_dict(state)
         self.network.to(device).eval().requires_grad_(False)
         return report
+
+    def _network(self, channels: int, num_classes: int) -> SmallCNN:
+        """A new classifier, its initial weights drawn from `seed` under a fork of the global random
+        state: building one (to train, or to load cached weights into) never moves the run's stream."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return SmallCNN(channels, num_classes, self.settings["width"], self.settings["feature_dim"])
 
     def _fit(self, datamodule, channels: int, num_classes: int, device: torch.device, num_samples: int) -> dict:
         split = split_data(datamodule, self.settings["held_out"], self.max_train_images, self.seed)
@@ -216,7 +223,7 @@ class ClassifierFeatures(nn.Module):
         network = None
         if path is not None and path.is_file():
             try:
-                network = SmallCNN(channels, num_classes, self.settings["width"], self.settings["feature_dim"])
+                network = self._network(channels, num_classes)  # built without drawing from the run's stream
                 network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["network"])
                 log.info("classifier read from %s", path)
             except Exception as error:  # unreadable or another architecture: train again
@@ -225,8 +232,7 @@ class ClassifierFeatures(nn.Module):
         if network is None:
             started = time.perf_counter()
             with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-                torch.manual_seed(self.seed)  # the initial weights; the run's own random stream is untouched
-                network = SmallCNN(channels, num_classes, self.settings["width"], self.settings["feature_dim"])
+                network = self._network(channels, num_classes)
                 train_classifier(network, split.train_images, split.train_labels, self.settings["epochs"],
                                  self.settings["batch_size"], self.settings["lr"], self.seed, device)
             log.info("classifier trained on %d %s images in %.1f s", len(split.train_labels), datamodule.name,

@@ -416,8 +416,8 @@ def test_training_does_not_depend_on_what_is_cached(tmp_path):
     """The classifier metric's weights and the real images' features are cached by the first run and
     read by the second: the same seed trains the same weights either way."""
     metrics = ["callbacks/metrics=classifier", f"callbacks.metrics.cache_dir={tmp_path / 'cache'}",
-               "callbacks.metrics.every_n=1000", "callbacks.metrics.num_samples=64", "callbacks.metrics.kid=false",
-               "callbacks.metrics.manifold=false", "callbacks.metrics.feature_network.max_train_images=256",
+               "callbacks.metrics.every_n=1000", "callbacks.metrics.num_samples=64", "callbacks.metrics.scores.kid=null",
+               "callbacks.metrics.scores.manifold=null", "callbacks.metrics.feature_network.max_train_images=256",
                "callbacks.metrics.feature_network.held_out=64", "iterations=3"]
     train_here(tmp_path / "without_cache", *metrics)
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())

@@ -19,9 +19,6 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from ganlab import interrupt, names
 from ganlab.callbacks.graceful_stop import GracefulStop
-from ganlab.callbacks.code_accuracy import CodeClassAccuracy
-from ganlab.callbacks.metrics import ImageMetrics
-from ganlab.callbacks.mode_metrics import ModeMetrics
 from ganlab.callbacks.optimizer_settings import ApplyOptimizerSettings, optimizer_hyperparameters
 from ganlab.callbacks.run_config import RunConfig
 from ganlab.checkpoints import CheckpointError, check_resumable, is_newest_state, load_checkpoint, run_dir_of
@@ -116,7 +113,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     loggers = [instantiate(c) for c in (cfg.logger or {}).values()]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     check_data_parallel(trainer, in_multirun=in_multirun())
-    evaluations = [c for c in callbacks if isinstance(c, (ImageMetrics, ModeMetrics, CodeClassAccuracy))]  # hparams columns too
+    evaluations = [c for c in callbacks if callable(getattr(c, "summary", None))]  # final figures: hparams columns too
     if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
         losses = [names.final(names.progress_name(term)) for term in (names.D_LOSS, names.G_LOSS)]
         declare_hparams(trainer.loggers, config,

@@ -270,3 +270,16 @@ def test_mnist_infogan_reports_its_code_as_a_classifier_at_the_end(tmp_path):
     for name in ("final/infogan_test_accuracy", "final/infogan_generated_agreement"):
         # at least the share of the largest class in the 20 test images (2 of each digit), at most all
         assert 0.1 <= result[name] == saved[name] <= 1.0
+
+
+def test_mnist_began_reports_its_convergence_measure_and_halvings(tmp_path):
+    data_root, run_dir = tmp_path / "data", tmp_path / "run"
+    cfg = compose_preset("mnist_began", run_dir, f"data.root={data_root}", "data.batch_size=8", "trainer=cpu",
+                         "++trainer.enable_progress_bar=false", "logger=none", "iterations=3",
+                         "callbacks.lr_halving.window=1", "callbacks.sample_grid.num_samples=4")
+    fake_mnist(data_root)
+    shrink(cfg)
+    result = run(cfg)
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["final/lr_halvings"] == result["final/lr_halvings"] in (0.0, 1.0, 2.0)  # 3 windows: 2 decisions
+    assert math.isfinite(saved["final/began/m_global_window"]) and saved["final/began/m_global_window"] > 0

@@ -94,3 +94,13 @@ def test_in_a_fit_the_step_terms_reach_the_callback_and_the_lr_it_sets_is_traine
     assert callback.rule.halvings == 2
     g_opt, d_opt = module.optimizers()
     assert g_opt.param_groups[0]["lr"] == pytest.approx(2.5e-3) == d_opt.param_groups[0]["lr"]
+
+
+def test_its_summary_gives_the_last_window_and_the_halvings():
+    trainer = Trainer([1e-3])
+    callback = HalveLearningRateOnStall(window=2)
+    assert callback.summary() == {"final/lr_halvings": 0.0}
+    callback.on_train_start(trainer, Module())
+    feed(callback, trainer, [1.0, 0.8, 1.0, 1.0])
+    assert callback.summary() == {"final/began/m_global_window": pytest.approx(1.0), "final/lr_halvings": 1.0}
+    assert sorted(callback.summary_names) == sorted(callback.summary())

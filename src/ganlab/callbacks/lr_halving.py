@@ -10,7 +10,8 @@ The monitored value is a step term the training step returns (module.py), `began
 optimiser's configured lr (`optimizer.defaults["lr"]`, which `scheduler=...` multiplies by its
 factor each iteration), so a schedule and the halving compose. The number of halvings and the
 window in progress are saved in checkpoints; a resumed run continues at the halved rates.
-TensorBoard: `lr/g`, `lr/d` (the module's) and `<monitor>_window`, the mean of each window.
+TensorBoard: `lr/g`, `lr/d` (the module's) and `<monitor>_window`, the mean of each window;
+metrics.json: final/<monitor>_window (the last window's) and final/lr_halvings.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from ganlab import names
 from ganlab.config_checks import ConfigError
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,17 @@ class HalveLearningRateOnStall(pl.Callback):
         self.count = 0
         self.base_lr: list[float] = []  # each optimiser's configured lr before any halving
 
+    # --- what train.py reads -------------------------------------------------------------------
+    @property
+    def summary_names(self) -> list[str]:
+        return [names.final(f"{self.monitor}_window"), names.final("lr_halvings")]
+
+    def summary(self) -> dict[str, float]:
+        """The last complete window's mean of the monitor and the number of halvings (metrics.json)."""
+        last = {} if self.rule.previous is None else {names.final(f"{self.monitor}_window"): self.rule.previous}
+        return {**last, names.final("lr_halvings"): float(self.rule.halvings)}
+
+    # --- Lightning hooks -------------------------------------------------------------------------
     def on_train_start(self, trainer, pl_module) -> None:
         self.base_lr = [float(optimizer.defaults["lr"]) for optimizer in trainer.optimizers]
         self._apply(trainer)  # a resumed run: the halvings so far

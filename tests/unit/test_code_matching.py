@@ -116,3 +116,21 @@ def test_the_discriminator_is_read_in_eval_mode_and_left_as_it_was():
 def test_bad_settings_name_their_key(kwargs, key):
     with pytest.raises(ConfigError, match=f"callbacks.code_accuracy.{key}"):
         CodeClassAccuracy(**kwargs)
+
+
+def test_a_run_without_infogan_codes_or_a_test_split_is_refused_at_fit_start():
+    from types import SimpleNamespace
+
+    from ganlab.latents import GaussianLatent
+
+    module = Module(ReadsBrightness(list(range(10))))
+    with_test = SimpleNamespace(datamodule=SimpleNamespace(name="mnist", test_split=lambda: (None, None)))
+    without_test = SimpleNamespace(datamodule=SimpleNamespace(name="digits", test_split=lambda: None))
+    CodeClassAccuracy().on_fit_start(with_test, module)  # InfoGAN codes and a test split: accepted
+    with pytest.raises(ConfigError, match="test split"):
+        CodeClassAccuracy().on_fit_start(without_test, module)
+    with pytest.raises(ConfigError, match="categorical code 1"):
+        CodeClassAccuracy(code=1).on_fit_start(with_test, module)
+    module.latent = GaussianLatent(4)
+    with pytest.raises(ConfigError, match="latent=infogan"):
+        CodeClassAccuracy().on_fit_start(with_test, module)

@@ -71,8 +71,8 @@ class CodeClassAccuracy(pl.Callback):
     def on_fit_start(self, trainer, pl_module) -> None:
         latent = pl_module.latent
         if not isinstance(latent, InfoGANLatent) or self.code >= len(latent.categorical):
-            raise ConfigError(f"callbacks.code_accuracy reads categorical code {self.code} of latent=infogan; this run's "
-                              f"latent has {len(getattr(latent, 'categorical', []))} categorical codes. Use "
+            raise ConfigError(f"callbacks.code_accuracy reads categorical code {self.code} of latent=infogan; this "
+                              f"run's latent has {len(getattr(latent, 'categorical', []))} categorical codes. Use "
                               "latent=infogan with latent.categorical=[10], or remove callbacks.code_accuracy")
         if trainer.datamodule.test_split() is None:
             raise ConfigError(f"callbacks.code_accuracy classifies the dataset's test split, and "

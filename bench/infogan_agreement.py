@@ -2,8 +2,8 @@
 sec. 7.1: a 10-way code that matches the classes, 5% error): for each value of the code, images
 from random noise (and random other codes) are classified by a small CNN trained here on MNIST's
 training split (its accuracy on the 10k test images is reported first); the 10 x 10 confusion
-matrix of code value against predicted class is matched one-to-one (Hungarian matching, scipy's
-linear_sum_assignment), and the agreement is the share of images whose class is the one matched to
+matrix of code value against predicted class is matched one-to-one (Hungarian matching,
+ganlab.metrics.code_matching), and the agreement is the share of images whose class is the one matched to
 their code. 10% is chance; 100% means the code is the class, up to a relabelling.
 
     python bench/infogan_agreement.py --ckpt outputs/runs/<run>/checkpoints/last.ckpt \
@@ -16,22 +16,15 @@ import argparse
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from scipy.optimize import linear_sum_assignment
 
 from ganlab.checkpoints import load_checkpoint
 from ganlab.data import MNISTDataModule
 from ganlab.latents import Codes
 from ganlab.metrics.classifier import SmallCNN, train_classifier
+from ganlab.metrics.code_matching import best_matching, confusion_matrix
 from ganlab.metrics.features import to_unit_range
 from ganlab.sample import load_generator
 from ganlab.sampling import generate_from_noise, quantize
-
-
-def best_matching(confusion: torch.Tensor) -> tuple[list[int], float]:
-    """The class matched to each code value (maximising the matched counts) and the agreement."""
-    codes, classes = linear_sum_assignment(confusion.numpy(), maximize=True)
-    matched = confusion[codes, classes].sum().item()
-    return [int(c) for c in classes], matched / confusion.sum().item()
 
 
 @torch.no_grad()
@@ -72,11 +65,10 @@ def main() -> None:
     categorical[:, args.code] = values
     z = latent.compose(sample.z[:, :latent.noise.input_dim], Codes(categorical, sample.codes.continuous))
     classes = predict(net, quantize(generate_from_noise(generator, z)))
-    confusion = torch.zeros(k, 10)
-    confusion.index_put_((values, classes), torch.ones(len(values)), accumulate=True)
+    confusion = confusion_matrix(values, classes, k, 10)
     matched, agreement = best_matching(confusion)
     print("code value -> matched class (share of its images classified so):")
-    for value, cls in enumerate(matched):
+    for value, cls in matched.items():
         print(f"  {value} -> {cls} ({confusion[value, cls].item() / args.per_code:.3f})")
     print(f"code-class agreement (best one-to-one matching): {agreement:.4f} over {len(values)} images")
     print("confusion (rows: code values, columns: predicted classes):")

@@ -134,7 +134,9 @@ class GANModule(pl.LightningModule):
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     # --- the step ------------------------------------------------------------------------------
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Terms:
+        """One generator iteration; returns its step terms (detached, on the device), which callbacks
+        receive as `outputs` in on_train_batch_end (e.g. the lr halving on BEGAN's M_global)."""
         real, labels = batch  # (k, b, c, h, w), (k, b): the real batches of this iteration's D steps
         if real.shape[0] != self.d_steps_per_g_step:
             raise ValueError(f"a batch holds {real.shape[0]} real batches, but loss.d_steps_per_g_step="
@@ -168,7 +170,9 @@ class GANModule(pl.LightningModule):
             self._push_verdict(steps)
         if self.g_iter >= self.iterations:
             self.trainer.should_stop = True
-        self._log({**d_terms, **g_terms}, d_step)
+        terms = {**d_terms, **g_terms}
+        self._log(terms, d_step)
+        return terms
 
     def _discriminator_step(self, d_opt, parts: list[StepPart], real: Tensor, fake: Tensor,
                             y: Tensor | None, diagnose: bool = False,

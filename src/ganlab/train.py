@@ -16,8 +16,6 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from ganlab import interrupt, names, resume
 from ganlab.build import build_module
 from ganlab.callbacks.graceful_stop import GracefulStop
-from ganlab.callbacks.metrics import ImageMetrics
-from ganlab.callbacks.mode_metrics import ModeMetrics
 from ganlab.callbacks.optimizer_settings import ApplyOptimizerSettings, optimizer_hyperparameters
 from ganlab.callbacks.run_config import RunConfig
 from ganlab.callbacks.time_limit import TimeLimit
@@ -72,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                       max_time=None, fast_dev_run=False)  # both counted in generator iterations above
     check_data_parallel(trainer, in_multirun=in_multirun())
-    evaluations = [c for c in callbacks if isinstance(c, (ImageMetrics, ModeMetrics))]  # hparams columns too
+    evaluations = [c for c in callbacks if callable(getattr(c, "summary", None))]  # final figures: hparams columns too
     if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
         losses = [names.final(names.progress_name(term)) for term in (names.D_LOSS, names.G_LOSS)]
         declare_hparams(trainer.loggers, hydra_run_hparams(config, overrides, recompose=cfg.ckpt_path is not None),

@@ -1,6 +1,7 @@
 """Every preset in conf/experiment/ composes, carries its paper's settings, builds at full size and
 trains a tiny budget in-process (`ganlab.train.run`) on a tiny fake copy of its dataset, written in
 the dataset's official layout, with the networks shrunk to width 8."""
+import json
 import math
 import pickle
 import re
@@ -31,12 +32,14 @@ def compose_preset(name: str, output_dir: Path, *overrides: str):
 
 
 # --- tiny fake datasets in the official layouts ----------------------------------------------------
-def fake_mnist(root: Path, n: int = 24) -> None:
+def fake_mnist(root: Path, n: int = 24, n_test: int = 20) -> None:
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for name, array in [("train-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28))),
-                        ("train-labels-idx1-ubyte", np.arange(n) % 10)]:
+                        ("train-labels-idx1-ubyte", np.arange(n) % 10),
+                        ("t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28))),
+                        ("t10k-labels-idx1-ubyte", np.arange(n_test) % 10)]:
         header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
         (raw / name).write_bytes(header + array.astype(np.uint8).tobytes())
 
@@ -73,7 +76,8 @@ FAKE_DATA = {  # the DataModule a preset uses -> a writer of its tiny fake datas
 
 
 def shrink(cfg) -> None:
-    """Width 8 (convolutional families) or one hidden layer of 16 (MLPs), latent size 8; metrics on 40 images."""
+    """Width 8 (convolutional families) or one hidden layer of 16 (MLPs, fully connected layers), latent
+    size 8; metrics on 40 images, InfoGAN's code measured on 4 images per value."""
     with open_dict(cfg):
         cfg.model.latent_dim = 8
         for net in (cfg.model.generator, cfg.model.discriminator):
@@ -81,6 +85,12 @@ def shrink(cfg) -> None:
                 net.width = 8
             if "hidden" in net:
                 net.hidden = [16]
+            if "fc_width" in net:
+                net.fc_width = 16
+            if "channels" in net:
+                net.channels = 8
+        if cfg.callbacks.get("code_accuracy") is not None:
+            cfg.callbacks.code_accuracy.per_code = 4
         metrics = cfg.callbacks.get("metrics")
         if metrics is not None:  # a preset that scores itself (mnist_quality, ...): a few images
             small = dict(num_samples=40, batch_size=20)
@@ -174,6 +184,26 @@ PAPER_SETTINGS = {
         "loss.discriminator_variant": "autoencoder", "model.variants.autoencoder._target_": "ganlab.networks.MLPAutoencoder",
         "loss.objective._target_": "ganlab.losses.EnergyLoss", "loss.objective.pt_weight": 0.1,
         "data.batch_size": 64, "loss.lr": 1e-3},
+    "mnist_infogan": {  # Chen et al. 2016, appendix C, and openai/InfoGAN's launchers/run_mnist_exp.py
+        "data._target_": "ganlab.data.MNISTDataModule",
+        "model.generator._target_": "ganlab.networks.infogan_mnist.InfoGANMNISTGenerator",
+        "model.discriminator._target_": "ganlab.networks.infogan_mnist.InfoGANMNISTDiscriminator",
+        "model.generator.fc_width": 1024, "model.generator.channels": 128, "model.discriminator.width": 64,
+        "model.discriminator.fc_width": 1024, "model.discriminator.leak": 0.1, "model.latent_dim": 62,
+        "latent._target_": "ganlab.latents.InfoGANLatent", "latent.noise._target_": "ganlab.latents.UniformLatent",
+        "latent.categorical": [10], "latent.continuous": 2, "infogan.q_head.hidden": 128,
+        "infogan.q_head.learn_std": False, "infogan.loss.categorical_weight": 1.0,
+        "infogan.loss.continuous_weight": 1.0, "loss.objective._target_": "ganlab.losses.NonSaturatingLoss",
+        "data.batch_size": 128, "iterations": 5000, "optim.generator.lr": 1e-3, "optim.discriminator.lr": 2e-4,
+        "loss.betas": [0.5, 0.999], "loss.d_steps_per_g_step": 1,
+        "callbacks.code_accuracy._target_": "ganlab.callbacks.CodeClassAccuracy"},
+    "mnist_began": {  # Berthelot et al. 2017, with the MNIST re-implementations' gamma
+        "data._target_": "ganlab.data.MNISTDataModule",
+        "model.discriminator._target_": "ganlab.networks.MLPAutoencoder",
+        "loss.objective._target_": "ganlab.losses.BoundaryEquilibriumLoss", "loss.objective.gamma": 0.75,
+        "loss.objective.k_initial": 0.0, "loss.betas": [0.5, 0.999],
+        "callbacks.lr_halving._target_": "ganlab.callbacks.HalveLearningRateOnStall",
+        "callbacks.lr_halving.monitor": "began/m_global", "callbacks.lr_halving.rate": 0.5},
 }
 
 
@@ -211,7 +241,8 @@ def test_preset_builds_at_full_size(tmp_path, name):
     datamodule = instantiate(cfg.data)  # image_shape and num_classes are known before any file is read
     module = build_module(cfg, tuple(datamodule.image_shape), datamodule.num_classes)
     g_opt, d_opt = module.configure_optimizers()
-    assert g_opt.param_groups[0]["lr"] == cfg.loss.lr == d_opt.param_groups[0]["lr"]
+    assert g_opt.param_groups[0]["lr"] == cfg.optim.generator.lr  # the loss's lr unless a preset sets G's own
+    assert d_opt.param_groups[0]["lr"] == cfg.optim.discriminator.lr == cfg.loss.lr
     assert module.d_steps_per_g_step == cfg.loss.d_steps_per_g_step
     assert module.iterations == cfg.iterations
     assert module.generator.image_shape == tuple(datamodule.image_shape)
@@ -229,3 +260,30 @@ def test_preset_trains_a_tiny_budget(tmp_path, name):
     assert result["iterations"] == 2
     assert math.isfinite(result["final/loss_d"]) and math.isfinite(result["final/loss_g"])
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_mnist_infogan_reports_its_code_as_a_classifier_at_the_end(tmp_path):
+    data_root, run_dir = tmp_path / "data", tmp_path / "run"
+    cfg = compose_preset("mnist_infogan", run_dir, f"data.root={data_root}", "data.batch_size=8", "trainer=cpu",
+                         "++trainer.enable_progress_bar=false", "logger=none", "iterations=3",
+                         "callbacks.code_accuracy.every_n=2", "callbacks.sample_grid.num_samples=4")
+    fake_mnist(data_root)
+    shrink(cfg)
+    result = run(cfg)
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    for name in ("final/infogan_test_accuracy", "final/infogan_generated_agreement"):
+        # at least the share of the largest class in the 20 test images (2 of each digit), at most all
+        assert 0.1 <= result[name] == saved[name] <= 1.0
+
+
+def test_mnist_began_reports_its_convergence_measure_and_halvings(tmp_path):
+    data_root, run_dir = tmp_path / "data", tmp_path / "run"
+    cfg = compose_preset("mnist_began", run_dir, f"data.root={data_root}", "data.batch_size=8", "trainer=cpu",
+                         "++trainer.enable_progress_bar=false", "logger=none", "iterations=3",
+                         "callbacks.lr_halving.window=1", "callbacks.sample_grid.num_samples=4")
+    fake_mnist(data_root)
+    shrink(cfg)
+    result = run(cfg)
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["final/lr_halvings"] == result["final/lr_halvings"] in (0.0, 1.0, 2.0)  # 3 windows: 2 decisions
+    assert math.isfinite(saved["final/began/m_global_window"]) and saved["final/began/m_global_window"] > 0

@@ -39,7 +39,6 @@ CONF = CONFIG_DIR
     (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
     (["divergence.max_abs_loss=0"], "divergence.max_abs_loss must be a positive number, got 0"),
-    (["ema=default", "ema.decay=1.0"], "ema.decay must be a number in [0, 1), got 1.0"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
     (["trainer.accelerator=gpux"], "trainer.accelerator must be one of auto, cpu, gpu"),
 ])

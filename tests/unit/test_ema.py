@@ -143,10 +143,12 @@ def test_ema_option_composes_into_the_model_and_is_off_by_default(compose_train)
     ({"start_iter": -1}, "ema.start_iter must be an integer >= 0"),
 ])
 def test_a_bad_ema_setting_is_a_config_error(toy_module, settings, message):
-    """Built as a partial (outside Hydra's instantiate), its errors are ConfigErrors: one line, no traceback."""
+    """Built as a partial (outside Hydra's instantiate), its errors are ConfigErrors: one line, no traceback,
+    naming the config key once (checks.under, as ganlab.build builds it)."""
+    from ganlab import checks
     from ganlab.config_checks import ConfigError
     from ganlab.ema import GeneratorEMA
 
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(ConfigError) as error, checks.under("ema"):
         GeneratorEMA(toy_module().generator, **settings)
     assert str(error.value).startswith(message)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ganlab.networks.layers import dcgan_init
-from ganlab.networks.output import DOut, Generator
+from ganlab.networks.output import FEATURES, PER_SAMPLE, Discriminator, DOut, Generator
 
 
 def _side(image_shape: tuple[int, int, int]) -> int:
@@ -55,24 +55,28 @@ class InfoGANMNISTGenerator(Generator):
         return self.up(x.view(-1, self.channels, self.quarter, self.quarter))
 
 
-class InfoGANMNISTDiscriminator(nn.Module):
+class InfoGANMNISTDiscriminator(Discriminator):
+    provides = frozenset({FEATURES, PER_SAMPLE})  # the FC layer's activations; one score per sample
+
     def __init__(
         self,
         image_shape: tuple[int, int, int],  # (c, h, w) of the data
         width: int = 64,  # channels of the first convolution; the second has twice as many
         fc_width: int = 1024,  # the fully connected layer whose output is DOut.features
         leak: float = 0.1,  # LeakyReLU slope (the paper's)
+        batch_norm: bool = True,  # after the second convolution and the FC layer (the paper's); false: none
         num_classes: int = 0,  # unconditional: labels are never read
     ):
         super().__init__()
         in_channels, _, _ = image_shape
         quarter = _side(image_shape) // 4
-        self.conditional = False
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(leak, inplace=True),  # (n, w, s/2, s/2)
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width),
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=not batch_norm),
+            nn.BatchNorm2d(2 * width) if batch_norm else nn.Identity(),
             nn.LeakyReLU(leak, inplace=True), nn.Flatten(),  # (n, 2w * q * q)
-            nn.Linear(2 * width * quarter ** 2, fc_width, bias=False), nn.BatchNorm1d(fc_width),
+            nn.Linear(2 * width * quarter ** 2, fc_width, bias=not batch_norm),
+            nn.BatchNorm1d(fc_width) if batch_norm else nn.Identity(),
             nn.LeakyReLU(leak, inplace=True))  # (n, fc_width)
         self.score = nn.Linear(fc_width, 1)
         dcgan_init(self)

@@ -13,6 +13,9 @@ way (every `callbacks.metrics.every_n` iterations) go to `results/<benchmark>_tr
 with `budget` = the iteration evaluated.
 
     python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 2000 --trials 3 --workers 2
+
+(Start it without `nice`: it nices each run itself.) The picture sequence of the unrolled ring's runs:
+`python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_2000 ... --out sequence.png`.
 """
 from __future__ import annotations
 

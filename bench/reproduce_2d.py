@@ -14,7 +14,7 @@ with `budget` = the iteration evaluated.
 
     python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 2000 --trials 3 --workers 2
 
-(Start it without `nice`: it nices each run itself.) The picture sequence of the unrolled ring's runs:
+Each run gets niceness 10 (not more, however this script was started). The picture sequence of the unrolled ring's runs:
 `python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_2000 ... --out sequence.png`.
 """
 from __future__ import annotations
@@ -111,7 +111,7 @@ def run(job: Job, args: argparse.Namespace) -> None:
         print(f"skip {job.name}: done", flush=True)
         return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    command = ["nice", "-n", "10", sys.executable, str(ROOT / "train.py"), *job.arguments(),
+    command = ["nice", "-n", str(max(0, 10 - os.nice(0))), sys.executable,  # niceness 10, not more str(ROOT / "train.py"), *job.arguments(),
                "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"]
     start = time.time()
     with open(args.runs / f"{job.name.replace('/', '_')}.log", "w") as log:

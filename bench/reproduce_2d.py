@@ -79,18 +79,18 @@ def jobs(args: argparse.Namespace) -> list[Job]:
     """Trial-major order: trial t of every row before trial t + 1 of any."""
     table_every, unrolled_every = args.table_every, args.unrolled_every
     out = []
-    for seed in range(args.trials):
+    for seed in args.seeds if args.seeds is not None else range(args.trials):
         if args.unrolled_iterations:
             for row in ("unrolled", "gan"):
                 out.append(Job("unrolled_ring", "ring", row, seed, args.unrolled_iterations, (
                     f"callbacks.metrics.every_n={unrolled_every}", f"callbacks.sample_grid.every_n={unrolled_every}",
                     f"callbacks.checkpoint.every_n={unrolled_every}")))
         if args.table_iterations:
-            for data in ("ring", "grid"):
-                for row in ("gan", "pacgan2", "pacgan4"):
+            for data in args.data:
+                for row in args.rows:
                     out.append(Job("pacgan_table1", data, row, seed, args.table_iterations, (
                         f"callbacks.metrics.every_n={table_every}", f"callbacks.sample_grid.every_n={table_every}")))
-    return out
+    return [job for job in out if not any(part in job.name for part in args.exclude)]
 
 
 def trajectory(run_dir: Path) -> dict[int, dict[str, float]]:
@@ -152,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unrolled-every", type=int, default=250,
                         help="iterations between evaluations, pictures and checkpoints (unrolled ring)")
     parser.add_argument("--trials", type=int, default=3, help="trials (seeds 0 .. N-1) per row")
+    parser.add_argument("--seeds", type=int, nargs="+", help="these seeds instead of 0 .. trials - 1")
+    parser.add_argument("--data", nargs="+", default=["ring", "grid"], choices=["ring", "grid"],
+                        help="the table's mixtures, in this order")
+    parser.add_argument("--rows", nargs="+", default=["gan", "pacgan2", "pacgan4"], choices=["gan", "pacgan2", "pacgan4"],
+                        help="the table's rows, in this order")
+    parser.add_argument("--exclude", nargs="*", default=[], help="leave out the runs whose name holds one of these")
     parser.add_argument("--workers", type=int, default=2, help="runs side by side")
     parser.add_argument("--runs", type=Path, default=Path("outputs/reproduce_2d"), help="where the runs go")
     parser.add_argument("--results", type=Path, default=Path("results"), help="where results/*.jsonl go")

@@ -18,7 +18,8 @@ spec.loader.exec_module(reproduce_2d)
 
 
 def arguments(**kwargs):
-    defaults = dict(table_iterations=4000, unrolled_iterations=2000, trials=2, table_every=500, unrolled_every=250)
+    defaults = dict(table_iterations=4000, unrolled_iterations=2000, trials=2, table_every=500, unrolled_every=250,
+                    seeds=None, data=["ring", "grid"], rows=["gan", "pacgan2", "pacgan4"], exclude=[])
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -37,6 +38,10 @@ def test_jobs_are_trial_major_with_every_row():
     assert jobs[2].setting == "ring / GAN" and jobs[7].setting == "grid / PacGAN4"
     assert [j.row for j in reproduce_2d.jobs(arguments(unrolled_iterations=0, trials=1))] == [
         "gan", "pacgan2", "pacgan4"] * 2
+    chosen = reproduce_2d.jobs(arguments(unrolled_iterations=0, seeds=[0, 1], data=["grid"], exclude=["gan_seed0"]))
+    assert [j.name for j in chosen] == ["pacgan_table1/grid_pacgan2_seed0_4000", "pacgan_table1/grid_pacgan4_seed0_4000",
+                                        "pacgan_table1/grid_gan_seed1_4000", "pacgan_table1/grid_pacgan2_seed1_4000",
+                                        "pacgan_table1/grid_pacgan4_seed1_4000"]
 
 
 def test_paper_figures_per_row():

@@ -111,7 +111,8 @@ def run(job: Job, args: argparse.Namespace) -> None:
         print(f"skip {job.name}: done", flush=True)
         return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    command = ["nice", "-n", str(max(0, 10 - os.nice(0))), sys.executable,  # niceness 10, not more str(ROOT / "train.py"), *job.arguments(),
+    niceness = ["nice", "-n", str(max(0, 10 - os.nice(0)))]  # niceness 10, not more
+    command = [*niceness, sys.executable, str(ROOT / "train.py"), *job.arguments(),
                "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"]
     start = time.time()
     with open(args.runs / f"{job.name.replace('/', '_')}.log", "w") as log:

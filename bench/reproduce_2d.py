@@ -105,18 +105,21 @@ def trajectory(run_dir: Path) -> dict[int, dict[str, float]]:
     return points
 
 
+def command(job: Job, run_dir: Path) -> list[str]:
+    """train.py for `job` into `run_dir`, at niceness 10 (not more, however this script was started)."""
+    return ["nice", "-n", str(max(0, 10 - os.nice(0))), sys.executable, str(ROOT / "train.py"), *job.arguments(),
+            "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"]
+
+
 def run(job: Job, args: argparse.Namespace) -> None:
     run_dir = args.runs / job.name
     if (run_dir / "metrics.json").is_file() and args.skip_existing:
         print(f"skip {job.name}: done", flush=True)
         return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    niceness = ["nice", "-n", str(max(0, 10 - os.nice(0)))]  # niceness 10, not more
-    command = [*niceness, sys.executable, str(ROOT / "train.py"), *job.arguments(),
-               "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"]
     start = time.time()
     with open(args.runs / f"{job.name.replace('/', '_')}.log", "w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(command(job, run_dir), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         _, status, usage = os.wait4(process.pid, 0)
     cpu = usage.ru_utime + usage.ru_stime
     if status != 0:

@@ -44,6 +44,18 @@ def test_jobs_are_trial_major_with_every_row():
                                         "pacgan_table1/grid_pacgan4_seed1_4000"]
 
 
+def test_the_command_trains_the_job_niced(tmp_path):
+    import os
+
+    job = reproduce_2d.Job("pacgan_table1", "grid", "pacgan4", 2, 4000, ("callbacks.metrics.every_n=500",))
+    command = reproduce_2d.command(job, tmp_path / "run")
+    assert command[:3] == ["nice", "-n", str(max(0, 10 - os.nice(0)))] and command[3] == sys.executable
+    assert Path(command[4]) == SCRIPT.parents[1] / "train.py" and Path(command[4]).is_file()
+    assert command[5:] == ["experiment=pacgan_grid", "+pacgan_row=pacgan4", "seed=2", "iterations=4000",
+                           "callbacks.metrics.every_n=500", "trainer.enable_progress_bar=false",
+                           f"hydra.run.dir={tmp_path / 'run'}"]
+
+
 def test_paper_figures_per_row():
     grid_pacgan2 = reproduce_2d.Job("pacgan_table1", "grid", "pacgan2", 0, 10, ())
     assert [grid_pacgan2.paper(m) for m in reproduce_2d.METRICS] == [23.8, pytest.approx(0.913), 0.13]

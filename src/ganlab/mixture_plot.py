@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 from PIL import Image
 from torch import Tensor, nn
 
@@ -26,7 +27,7 @@ from ganlab.metrics.modes import ModeStats, mode_stats
 
 SIZE = (9.6, 4.0)  # inches: the picture is SIZE * DPI pixels, 960 x 400
 DPI = 100
-SCORE_MAP = "PRGn"  # D's score: purple (judged fake) to green (judged real)
+SCORE_MAP = "PRGn"  # D's score, low purple to high green (a logit or critic value: green is "real"; an energy: "fake")
 POINT_COLOUR = "#14288c"
 OUTSIDE_COLOUR = "#d62728"
 FRAME_NAME = re.compile(r"iter_(\d+)\.png")
@@ -72,7 +73,7 @@ def mixture_figure(points: Tensor, means: Tensor, sigma: float, stats: ModeStats
     if scores is not None:
         image = scatter.imshow(scores.numpy(), extent=(-extent, extent, -extent, extent), origin="lower",
                                cmap=SCORE_MAP, interpolation="bilinear", aspect="equal")
-        figure.colorbar(image, ax=scatter, shrink=0.85, label="D's score (higher: judged real)")
+        figure.colorbar(image, ax=scatter, shrink=0.85, label="D's score")
     inside = (np.abs(points) <= extent).all(axis=1)
     scatter.scatter(points[inside, 0], points[inside, 1], s=3, c=POINT_COLOUR, alpha=0.5, linewidths=0,
                     label=f"generated ({len(points):,})")
@@ -84,7 +85,7 @@ def mixture_figure(points: Tensor, means: Tensor, sigma: float, stats: ModeStats
     scatter.scatter(means[:, 0], means[:, 1], s=30, marker="x", c="black", linewidths=1,
                     label=f"modes ({threshold:g} sigma circles)")
     for index, (x, y) in enumerate(means):
-        scatter.add_patch(_circle((x, y), threshold * sigma))
+        scatter.add_patch(Circle((x, y), threshold * sigma, fill=False, edgecolor="black", linewidth=0.6))
         scatter.annotate(str(index), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
     scatter.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
     scatter.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=7, frameon=False,
@@ -103,12 +104,6 @@ def mixture_figure(points: Tensor, means: Tensor, sigma: float, stats: ModeStats
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
-
-
-def _circle(centre: tuple[float, float], radius: float):
-    from matplotlib.patches import Circle
-
-    return Circle(centre, radius, fill=False, edgecolor="black", linewidth=0.6)
 
 
 def render(figure: Figure) -> Tensor:

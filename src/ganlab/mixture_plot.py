@@ -88,7 +88,7 @@ def mixture_figure(points: Tensor, means: Tensor, sigma: float, stats: ModeStats
         scatter.add_patch(Circle((x, y), threshold * sigma, fill=False, edgecolor="black", linewidth=0.6))
         scatter.annotate(str(index), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
     scatter.set(xlim=(-extent, extent), ylim=(-extent, extent), xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-    scatter.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=7, frameon=False,
+    scatter.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=7, frameon=False,
                    markerscale=2)
 
     counts = stats.counts.numpy()
@@ -100,7 +100,7 @@ def mixture_figure(points: Tensor, means: Tensor, sigma: float, stats: ModeStats
     histogram.legend(fontsize=7, loc="upper right")
     histogram.set_title(f"{stats.modes}/{k} modes, {100 * stats.high_quality:.1f}% high quality, "
                         f"reverse KL {stats.reverse_kl:.3f}\n(of {stats.num_samples:,} points; high quality: "
-                        f"within {threshold:g} sigma of a mode)", fontsize=9)
+                        f"within {threshold:g} sigma)", fontsize=9)
     if title:
         figure.suptitle(title, fontsize=10)
     return figure

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The PyTorch build to install; e.g. make install TORCH="torch torchvision" for the newest release.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install train test test-all results bench gpu-check quality mode-collapse tensorboard clean
+.PHONY: install train test test-all results bench gpu-check quality mode-collapse reproduce-2d tensorboard clean
 # make bench: CPU-sized networks whose step is mostly per-step overhead, timed in CPU time (steady on a
 # shared machine), ganlab and a minimal LightningModule each against the plain loop, and their ratio;
 # the figures go to results/bench_cpu.jsonl. On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan"
@@ -84,6 +84,14 @@ mode-collapse: install  ## PacGAN's Table 1 on the CPU (~25 CPU-minutes); bench/
 	wait
 	$(PY) bench/mode_table.py $(MODE_SWEEPS)/ring $(MODE_SWEEPS)/ring_extra $(MODE_SWEEPS)/ring_long \
 	  $(MODE_SWEEPS)/grid $(MODE_SWEEPS)/grid_extra
+
+# make reproduce-2d: PacGAN's Table 1 (GAN, PacGAN2, PacGAN4 on the ring and the grid) and the unrolled ring
+# (k = 5 beside GAN at the same budget), one torch thread per run under nice, two runs side by side, trial 0
+# of every row first; per trial the figures go to results/pacgan_table1.jsonl and results/unrolled_ring.jsonl
+# (the evaluations along the way to results/*_trajectory.jsonl). About 45 CPU-minutes at these budgets.
+REPRO_2D_ARGS ?= --table-iterations 4000 --unrolled-iterations 2000 --trials 3 --workers 2
+reproduce-2d: install  ## PacGAN's Table 1 and the unrolled ring on the CPU, figures to results/ (~45 CPU-minutes)
+	$(PY) bench/reproduce_2d.py $(REPRO_2D_ARGS)
 
 tensorboard: install
 	$(VENV)/bin/tensorboard --logdir outputs

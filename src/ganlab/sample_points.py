@@ -31,7 +31,8 @@ def write_points(cfg: DictConfig, generator: nn.Module, device: str, out: Path, 
     np.savez_compressed(out, x=points.numpy().astype(np.float32))
     data = instantiate(OmegaConf.create(load_checkpoint(cfg.ckpt_path)[RUN_KEY]["config"]).data)
     if hasattr(data, "means"):  # a mixture of Gaussians: the picture against its modes
-        save_image(mixture_frame(points, data.means, data.sigma).float() / 255, picture_path)
+        picture = mixture_frame(points, data.means, data.sigma, title=f"{cfg.num_samples:,} points (seed {cfg.seed})")
+        save_image(picture.float() / 255, picture_path)
         log.info("wrote %d points to %s and their picture to %s", cfg.num_samples, out, picture_path)
     else:
         log.info("wrote %d points to %s", cfg.num_samples, out)

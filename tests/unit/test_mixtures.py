@@ -10,8 +10,7 @@ from torch import nn
 from ganlab.config_checks import ConfigError
 from ganlab.data.mixture import GridDataModule, RingDataModule, grid_means, ring_means
 from ganlab.metrics.modes import mode_counts, mode_stats, reverse_kl_to_uniform
-from ganlab.mixture_plot import (FAKE_COLOUR, POINT_COLOUR, REAL_COLOUR, discriminator_heat, draw_points,
-                                 mixture_picture, plot_extent)
+from ganlab.mixture_plot import discriminator_scores, frame_paths, mixture_figure, plot_extent, render
 from ganlab.networks.layers import Maxout, MinibatchStdDev
 from ganlab.networks.output import DOut
 from ganlab.networks.packing import PackedDiscriminator
@@ -226,30 +225,125 @@ def test_pacgan_family_takes_vectors_and_images(shape):
 
 
 # --- the picture -----------------------------------------------------------------------------------
-def test_points_and_heat_map_are_drawn_where_they_belong():
-    means = torch.tensor([[-1.0, 0.0], [1.0, 0.0]])
-    extent = plot_extent(means, 0.01)
-
-    class RightIsReal(nn.Module):  # scores the right half as real
-        def forward(self, x, y=None):
-            return DOut(score=x[:, 0])
-
-    heat = discriminator_heat(RightIsReal(), extent, resolution=8, device="cpu")
-    assert heat.shape == (8, 8) and heat[:, 0].max() == 0.0 and heat[:, -1].min() == 1.0
-    image = np.asarray(draw_points(torch.tensor([[0.5, 0.5]]), means, 0.01, heat, size=100))
-    x, y = round((0.5 + extent) / (2 * extent) * 100), round((extent - 0.5) / (2 * extent) * 100)
-    assert tuple(image[y, x]) == POINT_COLOUR  # the point, above the x axis (y up)
-    assert np.abs(image[50, 2].astype(float) - FAKE_COLOUR.numpy()).max() < 12  # left: fake
-    assert np.abs(image[50, 97].astype(float) - REAL_COLOUR.numpy()).max() < 12  # right: real
+class RightIsReal(nn.Module):  # scores a point by its x: the right half is judged real
+    def forward(self, x, y=None):
+        return DOut(score=x[:, 0] + 0.5 * x[:, 1])
 
 
-def test_mixture_picture_has_scatter_and_histogram():
+def test_discriminator_scores_are_laid_out_for_origin_lower():
+    scores = discriminator_scores(RightIsReal(), 1.0, resolution=3, device="cpu")
+    axis = torch.tensor([-1.0, 0.0, 1.0])
+    assert torch.allclose(scores, axis[None, :] + 0.5 * axis[:, None])  # row i: y_i (from -1 up), column j: x_j
+
+
+def _pixel(figure, axes, xy):
+    """(row, column) of the data point `xy` of `axes` in the rendered figure."""
+    x, y = axes.transData.transform(xy)
+    return int(round(figure.bbox.height - y)), int(round(x))
+
+
+def test_points_and_scores_are_drawn_where_they_belong():
     means = ring_means(8, 1.0).float()
-    stats = mode_stats(means.repeat(3, 1), means, 0.01)
-    picture = mixture_picture(means.repeat(3, 1), means, 0.01, stats, size=64)
-    assert picture.shape == (3, 64, 128) and picture.dtype == torch.uint8
-    histogram = picture[:, 40:, 64:]
-    assert (histogram == torch.tensor(POINT_COLOUR, dtype=torch.uint8)[:, None, None]).all(0).any()
+    extent = plot_extent(means, 0.01)
+    scores = discriminator_scores(RightIsReal(), extent, resolution=16, device="cpu")
+    point = torch.tensor([[0.5, -0.5]])
+    figure = mixture_figure(point, means, 0.01, mode_stats(point, means, 0.01), scores)
+    with_point = render(figure).permute(1, 2, 0).numpy().astype(int)
+    elsewhere = torch.tensor([[-0.5, 0.5]])
+    other = render(mixture_figure(elsewhere, means, 0.01, mode_stats(elsewhere, means, 0.01), scores))
+    other = other.permute(1, 2, 0).numpy().astype(int)
+    assert with_point.shape == (400, 960, 3)
+    changed = np.argwhere(np.abs(with_point - other).sum(-1) > 30)  # only where the two points are
+    at_point, at_other = _pixel(figure, figure.axes[0], (0.5, -0.5)), _pixel(figure, figure.axes[0], (-0.5, 0.5))
+    distance = np.minimum(np.abs(changed - at_point).max(axis=1), np.abs(changed - at_other).max(axis=1))
+    assert len(changed) > 0 and distance.max() <= 3
+    assert np.abs(changed - at_point).max(axis=1).min() <= 1
+    row, column = at_point
+    assert with_point[row, column, 2] > with_point[row, column, 0]  # a blue point
+    left, right = _pixel(figure, figure.axes[0], (-0.9 * extent, 0.2)), _pixel(figure, figure.axes[0], (0.9 * extent, 0.2))
+    purple, green = with_point[left], with_point[right]  # PRGn: low score purple (R > G), high green (G > R)
+    assert purple[0] > purple[1] and green[1] > green[0]
+
+
+def test_points_outside_the_view_are_counted_and_drawn_on_its_edge():
+    means = ring_means(8, 1.0).float()
+    points = torch.cat([means, torch.tensor([[50.0, 0.0], [0.0, -9.0]])])
+    figure = mixture_figure(points, means, 0.01, mode_stats(points, means, 0.01))
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "2 outside the view (on its edge)" in labels and "generated (10)" in labels
+    extent = plot_extent(means, 0.01)
+    edge = figure.axes[0].collections[1].get_offsets()
+    assert np.allclose(edge, [[extent, 0.0], [0.0, -extent]])
+
+
+def test_the_pictures_numbers_are_the_metrics_on_the_same_points():
+    """The picture SampleGrid draws takes the mode metric's points: its histogram and title give the
+    logged values. A generator that puts z_1 < 0 on mode 0, z_1 >= 0 on mode 2 (and |z_2| > 2 far
+    away) has known measures: 2/8 modes, the share of |z_2| <= 2, and log 8 - H(p)."""
+    from types import SimpleNamespace
+
+    from ganlab.callbacks.mixture_picture import picture_figure
+    from ganlab.callbacks.mode_metrics import ModeMetrics
+    from ganlab.latents.gaussian import GaussianLatent
+    from ganlab.sampling import seeded_latent
+
+    means = ring_means(8, 1.0).float()
+
+    class TwoModes(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.unused = nn.Parameter(torch.zeros(1))
+
+        def forward(self, z, y=None):
+            x = torch.where((z[:, :1] < 0), means[0], means[2])
+            return torch.where(z[:, 1:].abs() > 2, torch.tensor([3.0, 3.0]), x)
+
+    metrics = ModeMetrics(num_samples=2500, seed=7)
+    trainer = SimpleNamespace(datamodule=SimpleNamespace(means=means, sigma=0.01), callbacks=[metrics], loggers=[],
+                              is_global_zero=True)
+    module = SimpleNamespace(evaluation_generator=TwoModes(), latent=GaussianLatent(2), device="cpu", g_iter=40,
+                             discriminator=RightIsReal())
+    logged = metrics.evaluate(trainer, module)
+
+    z = seeded_latent(GaussianLatent(2), 2500, 7).z
+    good = z[:, 1].abs() <= 2
+    counts = torch.zeros(8)
+    counts[0], counts[2] = (good & (z[:, 0] < 0)).sum(), (good & (z[:, 0] >= 0)).sum()
+    p = counts[[0, 2]] / counts.sum()
+    assert logged == pytest.approx({"modes": 2.0, "high_quality": float(good.sum()) / 2500,
+                                    "reverse_kl": math.log(8) + float((p * p.log()).sum())})
+
+    figure = picture_figure(trainer, module, num_samples=64, seed=1234)  # the metric's points, not these
+    histogram = figure.axes[1]
+    assert [bar.get_height() for bar in histogram.patches] == counts.tolist()
+    assert histogram.get_title().startswith(f"2/8 modes, {100 * logged['high_quality']:.1f}% high quality, "
+                                            f"reverse KL {logged['reverse_kl']:.3f}\n(of 2,500 points")
+    assert "generator iteration 40" in figure.get_suptitle()
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert f"{int((~good).sum())} outside the view (on its edge)" in labels
+
+
+def test_timelapse_gif_has_one_frame_per_picture_and_is_never_rewritten(tmp_path):
+    from PIL import Image
+
+    from ganlab.callbacks.mixture_picture import write_timelapse
+
+    for i, colour in ((10, "red"), (20, "green"), (30, "blue")):
+        Image.new("RGB", (60, 40), colour).save(tmp_path / f"iter_{i:07d}.png")
+    (tmp_path / "iter_x.png").touch()  # not a frame
+    assert frame_paths(tmp_path, last=20) == [tmp_path / "iter_0000010.png", tmp_path / "iter_0000020.png"]
+    gif = write_timelapse(tmp_path, 20)
+    assert gif == tmp_path / "timelapse_0000020.gif"
+    with Image.open(gif) as image:
+        assert image.n_frames == 2 and image.size == (60, 40)
+        image.seek(1)
+        assert image.convert("RGB").getpixel((5, 5)) == (0, 128, 0)
+    before = gif.read_bytes()
+    Image.new("RGB", (60, 40), "white").save(tmp_path / "iter_0000020.png")
+    assert write_timelapse(tmp_path, 20) is None and gif.read_bytes() == before  # kept as it was
+    with Image.open(write_timelapse(tmp_path, 30)) as image:
+        assert image.n_frames == 3
+    assert write_timelapse(tmp_path / "none", 5) is None
 
 
 def test_mlp_family_takes_vectors():

@@ -9,12 +9,20 @@ import pytorch_lightning as pl
 import torch
 
 from ganlab import names
-from ganlab.callbacks.mixture_picture import mixture_of
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.modes import NAMES, ModeStats, mode_stats
 from ganlab.sampling import generate_from_noise, seeded_latent
 
 log = logging.getLogger(__name__)
+
+
+def mixture_of(trainer: pl.Trainer) -> tuple[torch.Tensor, float]:
+    """(means (K, 2), sigma) of the run's mixture DataModule; a clear error for any other data."""
+    datamodule = trainer.datamodule
+    if not (hasattr(datamodule, "means") and hasattr(datamodule, "sigma")):
+        raise ConfigError("vector samples are measured and drawn against a mixture of Gaussians: use data=ring or "
+                          f"data=grid (got {type(datamodule).__name__})")
+    return datamodule.means, datamodule.sigma
 
 
 class ModeMetrics(pl.Callback):

@@ -8,7 +8,7 @@ import torch
 from torchvision.utils import make_grid, save_image
 
 from ganlab import checks
-from ganlab.callbacks.mixture_picture import points_picture
+from ganlab.callbacks.mixture_picture import points_picture, write_timelapse
 from ganlab.latents import check_truncation
 from ganlab.sampling import generate, generate_from_noise, interpolate, seeded_latent
 
@@ -32,6 +32,13 @@ class SampleGrid(pl.Callback):
     `samples/traversal_<code>.png`): its rows are the code's values (each category;
     `traversal_steps` values from -2 to 2 for a continuous code), its `traversal_columns` columns
     hold the noise and the other codes fixed.
+
+    Vector samples (data=ring / data=grid) get the mixture picture instead (callbacks/mixture_picture.py:
+    the points over the modes and D's score, the histogram of high-quality points per mode, with the
+    mode metric's own points when callbacks/metrics=modes is on), and at the end of training
+    `samples/timelapse_XXXXXXX.gif`, the run's pictures so far as one animated GIF. TensorBoard's
+    `samples` shows the same pictures frame by frame (its step slider; `tensorboard
+    --samples_per_plugin images=0` keeps every frame, not a sample of 10).
     """
 
     max_class_rows = 16
@@ -56,6 +63,8 @@ class SampleGrid(pl.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         if pl_module.g_iter % self.every_n != 0 or pl_module.g_iter == 0:  # else written at its batch end
             self.write(trainer, pl_module)
+        if trainer.is_global_zero and len(pl_module.evaluation_generator.image_shape) == 1:
+            write_timelapse(self.dirpath, pl_module.g_iter)
 
     @torch.no_grad()
     def write(self, trainer: pl.Trainer, pl_module) -> None:
@@ -66,9 +75,7 @@ class SampleGrid(pl.Callback):
             return
         generator = pl_module.evaluation_generator
         if len(generator.image_shape) == 1:  # vector samples (data=ring/grid): points on the mixture
-            self._write_picture(trainer, pl_module, points_picture(trainer, generator, pl_module.discriminator,
-                                                                   self.num_samples, self.seed, pl_module.device,
-                                                                   latent=pl_module.latent))
+            self._write_picture(trainer, pl_module, points_picture(trainer, pl_module, self.num_samples, self.seed))
             return
         latent = pl_module.latent
         row_labels = None

@@ -1,0 +1,180 @@
+"""The 2-D reproductions on the CPU, written to results/ as data:
+
+- `pacgan_table1`: PacGAN's Table 1 (Lin et al. 2018): GAN, PacGAN2, PacGAN4 on the ring and the grid
+  (experiment=pacgan_ring / pacgan_grid, +pacgan_row=gan / pacgan2 / pacgan4);
+- `unrolled_ring`: Unrolled GAN's ring (Metz et al. 2017): +pacgan_row=unrolled (k = 5) beside
+  +pacgan_row=gan at the same budget, with checkpoints and pictures along the way.
+
+Every run is `train.py` with one torch thread under `nice -n 10`; `--workers` runs go side by side,
+trial 0 of every row first, then trial 1, and so on, so a cut-short session still has whole trials
+of every row. Per trial, `results/<benchmark>.jsonl` gets the final modes, high-quality share and
+reverse KL (the paper's figure beside each) and the run's CPU seconds; the evaluations along the
+way (every `callbacks.metrics.every_n` iterations) go to `results/<benchmark>_trajectory.jsonl`
+with `budget` = the iteration evaluated.
+
+    python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 2000 --trials 3 --workers 2
+
+Each run gets niceness 10 (not more, however this script was started). The picture sequence of the unrolled ring's runs:
+`python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_2000 ... --out sequence.png`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from mode_table import PUBLISHED  # noqa: E402  (modes, s.e.), (high-quality %, s.e.), (reverse KL, s.e.)
+
+ROW_NAMES = {"gan": "GAN", "pacgan2": "PacGAN2", "pacgan4": "PacGAN4", "unrolled": "Unrolled GAN (k=5)"}
+PAPER_TABLE = {
+    "pacgan_table1": "Lin et al. 2018 (PacGAN), Table 1: mean of 10 trials after 400 epochs (~400k iterations)",
+    "unrolled_ring": "Srivastava et al. 2017 (VEEGAN), Table 1, 2-D ring (other networks and budget): "
+                     "GAN 1 mode, Unrolled GAN 7.6 modes / 35.6% high quality",
+}
+# VEEGAN's Table 1 (the published figures for the unrolled GAN on the ring; other networks and budget)
+VEEGAN_RING = {"gan": {"modes": 1.0}, "unrolled": {"modes": 7.6, "high_quality": 0.356}}
+METRICS = ("modes", "high_quality", "reverse_kl")
+WRITING = threading.Lock()  # one thread appends to results/ at a time
+
+
+@dataclass(frozen=True)
+class Job:
+    benchmark: str
+    data: str  # ring / grid
+    row: str  # a conf/pacgan_row/ name
+    seed: int
+    iterations: int
+    overrides: tuple[str, ...]  # besides experiment, row, seed and iterations
+
+    @property
+    def setting(self) -> str:
+        return f"{self.data} / {ROW_NAMES[self.row]}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.benchmark}/{self.data}_{self.row}_seed{self.seed}_{self.iterations}"
+
+    def arguments(self) -> list[str]:
+        return [f"experiment=pacgan_{self.data}", f"+pacgan_row={self.row}", f"seed={self.seed}",
+                f"iterations={self.iterations}", *self.overrides]
+
+    def paper(self, metric: str) -> float | None:
+        if self.benchmark == "unrolled_ring":
+            return VEEGAN_RING[self.row].get(metric)
+        (modes, _), (quality, _), (kl, _) = PUBLISHED[self.data][self.row]
+        return {"modes": modes, "high_quality": quality / 100, "reverse_kl": kl}[metric]
+
+
+def jobs(args: argparse.Namespace) -> list[Job]:
+    """Trial-major order: trial t of every row before trial t + 1 of any."""
+    table_every, unrolled_every = args.table_every, args.unrolled_every
+    out = []
+    for seed in args.seeds if args.seeds is not None else range(args.trials):
+        if args.unrolled_iterations:
+            for row in ("unrolled", "gan"):
+                out.append(Job("unrolled_ring", "ring", row, seed, args.unrolled_iterations, (
+                    f"callbacks.metrics.every_n={unrolled_every}", f"callbacks.sample_grid.every_n={unrolled_every}",
+                    f"callbacks.checkpoint.every_n={unrolled_every}")))
+        if args.table_iterations:
+            for data in args.data:
+                for row in args.rows:
+                    out.append(Job("pacgan_table1", data, row, seed, args.table_iterations, (
+                        f"callbacks.metrics.every_n={table_every}", f"callbacks.sample_grid.every_n={table_every}")))
+    return [job for job in out if not any(part in job.name for part in args.exclude)]
+
+
+def trajectory(run_dir: Path) -> dict[int, dict[str, float]]:
+    """{iteration: {metric: value}} of the run's TensorBoard scalars metrics/<metric>."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    points: dict[int, dict[str, float]] = {}
+    for metric in METRICS:
+        for event in events.Scalars(f"metrics/{metric}"):
+            points.setdefault(event.step, {})[metric] = event.value
+    return points
+
+
+def command(job: Job, run_dir: Path) -> list[str]:
+    """train.py for `job` into `run_dir`, at niceness 10 (not more, however this script was started)."""
+    return ["nice", "-n", str(max(0, 10 - os.nice(0))), sys.executable, str(ROOT / "train.py"), *job.arguments(),
+            "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"]
+
+
+def run(job: Job, args: argparse.Namespace) -> None:
+    run_dir = args.runs / job.name
+    if (run_dir / "metrics.json").is_file() and args.skip_existing:
+        print(f"skip {job.name}: done", flush=True)
+        return
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    start = time.time()
+    with open(args.runs / f"{job.name.replace('/', '_')}.log", "w") as log:
+        process = subprocess.Popen(command(job, run_dir), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+    cpu = usage.ru_utime + usage.ru_stime
+    if status != 0:
+        print(f"FAILED {job.name} (status {status}, see its log)", flush=True)
+        return
+    final = json.loads((run_dir / "metrics.json").read_text())
+    shown = "python train.py " + " ".join(shlex.quote(a) for a in job.arguments())
+    common = dict(seed=job.seed, hardware="cpu (1 thread)", budget=job.iterations, command=shown, results_dir=args.results,
+                  config={"experiment": f"pacgan_{job.data}", "pacgan_row": job.row, "iterations": job.iterations,
+                          "paper_table": PAPER_TABLE[job.benchmark]})
+    with WRITING:
+        write(job, final, cpu, trajectory(run_dir), common)
+    print(f"done {job.name}: {final['final/modes']:.0f} modes, {100 * final['final/high_quality']:.1f}% HQ, "
+          f"rKL {final['final/reverse_kl']:.3f}; {cpu:.0f} CPU s, {time.time() - start:.0f} s wall", flush=True)
+
+
+def write(job: Job, final: dict, cpu: float, points: dict[int, dict[str, float]], common: dict) -> None:
+    from ganlab.results import record
+
+    for metric in METRICS:
+        record(job.benchmark, job.setting, metric, final[f"final/{metric}"], paper=job.paper(metric), **common)
+    record(job.benchmark, job.setting, "cpu_seconds", cpu, **common)
+    for step, values in sorted(points.items()):
+        for metric, value in values.items():
+            record(f"{job.benchmark}_trajectory", job.setting, metric, value,
+                   **{**common, "budget": step, "config": {**common["config"], "evaluated_at": step}})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table-iterations", type=int, default=4000, help="PacGAN's Table 1 budget (0: skip)")
+    parser.add_argument("--unrolled-iterations", type=int, default=2000, help="the unrolled ring's budget (0: skip)")
+    parser.add_argument("--table-every", type=int, default=500, help="iterations between evaluations (table)")
+    parser.add_argument("--unrolled-every", type=int, default=250,
+                        help="iterations between evaluations, pictures and checkpoints (unrolled ring)")
+    parser.add_argument("--trials", type=int, default=3, help="trials (seeds 0 .. N-1) per row")
+    parser.add_argument("--seeds", type=int, nargs="+", help="these seeds instead of 0 .. trials - 1")
+    parser.add_argument("--data", nargs="+", default=["ring", "grid"], choices=["ring", "grid"],
+                        help="the table's mixtures, in this order")
+    parser.add_argument("--rows", nargs="+", default=["gan", "pacgan2", "pacgan4"], choices=["gan", "pacgan2", "pacgan4"],
+                        help="the table's rows, in this order")
+    parser.add_argument("--exclude", nargs="*", default=[], help="leave out the runs whose name holds one of these")
+    parser.add_argument("--workers", type=int, default=2, help="runs side by side")
+    parser.add_argument("--runs", type=Path, default=Path("outputs/reproduce_2d"), help="where the runs go")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="where results/*.jsonl go")
+    parser.add_argument("--skip-existing", action="store_true", help="skip runs that finished (metrics.json)")
+    args = parser.parse_args(argv)
+    args.runs.mkdir(parents=True, exist_ok=True)
+    (args.runs / "pacgan_table1").mkdir(exist_ok=True)
+    (args.runs / "unrolled_ring").mkdir(exist_ok=True)
+    with ThreadPoolExecutor(args.workers) as pool:
+        for future in [pool.submit(run, job, args) for job in jobs(args)]:
+            future.result()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

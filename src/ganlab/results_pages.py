@@ -181,6 +181,9 @@ def render_results(records: Sequence[Record], results_dir: Path = RESULTS_DIR) -
     return "\n".join(lines).rstrip() + "\n"
 
 
+TRAJECTORY = "_trajectory"  # a benchmark of evaluations along training (its budget: the iteration evaluated)
+
+
 def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_DIR) -> str:
     """docs/reproductions.md: the rows that have a published figure, the paper's beside ganlab's."""
     lines = [HEADER.format(regenerate=REGENERATE, title="Reproductions", text=(
@@ -189,9 +192,12 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
         "iterations and the command. Each section says how the protocol differs from the paper's; "
         "budgets far below a paper's measure early training, not the paper's result. All measured "
         f"rows: [Results](results.md). Generated from `results/` by `{REGENERATE}`."))]
+    unpublished = []  # benchmarks with a text of their own but no published figure: linked at the end
     for benchmark, group in _benchmarks(records).items():
         rows = [row for row in aggregate(group) if row.paper is not None]
-        if not rows:
+        if not rows or benchmark.endswith(TRAJECTORY):
+            if (results_dir / f"{benchmark}.md").is_file() and not benchmark.endswith(TRAJECTORY):
+                unpublished.append(_intro(results_dir, benchmark)[0])
             continue
         title, text = _intro(results_dir, benchmark)
         lines += ["", f"## {title}", ""]
@@ -201,7 +207,17 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
                         [[row.setting, row.metric, f"{row.paper:g}", format_value(row.mean, row.sd), str(row.n),
                           _budget(row.budget), ", ".join(row.hardware) or "-"] for row in rows])
         lines += _commands_block(rows)
+    if unpublished:
+        lines += ["", "## Without a published figure", "",
+                  "Reproductions of a paper's behaviour for which the paper gives no number to compare with: "
+                  "their measured rows are on the [Results](results.md) page.", ""]
+        lines += [f"- [{title}](results.md#{_anchor(title)})" for title in unpublished]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _anchor(title: str) -> str:
+    """The anchor a code host gives a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
 
 
 def render(results_dir: Path = RESULTS_DIR) -> dict[str, str]:

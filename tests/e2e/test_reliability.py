@@ -364,7 +364,7 @@ def train_here(output_dir: Path, *overrides: str):
     from unittest import mock
 
     from ganlab.train import run
-    from conftest import compose_config
+    from helpers import compose_config
 
     with mock.patch.object(sys, "argv", ["train.py"]):  # the command a stop suggests names the script
         return run(compose_config(*IN_PROCESS, *overrides, output_dir=output_dir))
@@ -496,7 +496,7 @@ def test_a_resume_after_kill_9_changes_none_of_the_killed_runs_files(tmp_path):
     assert "samples/iter_0000006.png" in before
 
     from ganlab.train import run
-    from conftest import compose_config
+    from helpers import compose_config
 
     overrides = [o for o in options if not o.startswith(("trainer.enable_progress_bar", "data.num_workers"))]
     run(compose_config(*overrides, "data.num_workers=0", "trainer.enable_progress_bar=false",

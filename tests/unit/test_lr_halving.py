@@ -8,7 +8,7 @@ from ganlab.config_checks import ConfigError
 from ganlab.names import BEGAN_M_GLOBAL
 from ganlab.schedules import Constant
 
-from conftest import RecordingLogger, fit_module, make_toy_module
+from helpers import RecordingLogger, fit_module, make_toy_module
 
 
 def test_the_rule_halves_when_a_window_is_no_better_than_the_last():

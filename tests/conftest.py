@@ -4,8 +4,17 @@ the fixtures hand out their factories (`toy_module(**options)`, `toy_data(**opti
 from __future__ import annotations
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
 
 from helpers import ToyData, compose_config, fit_module, make_toy_module
+
+
+@pytest.fixture(autouse=True)
+def no_hydra_run_config():
+    """Each test starts outside a Hydra run: run() reads the command line from HydraConfig when set."""
+    HydraConfig.instance().cfg = None
+    yield
+    HydraConfig.instance().cfg = None
 
 
 @pytest.fixture

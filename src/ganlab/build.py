@@ -96,6 +96,7 @@ def optional(cfg: DictConfig, key: str) -> Any:
 def build_module(cfg: DictConfig, image_shape: tuple[int, ...], num_classes: int) -> GANModule:
     """The GANModule the config describes, for samples of `image_shape`; a ConfigError before anything
     trains when D cannot give a part of the step what it needs."""
+    check_family_reads_labels(cfg)
     generator, latent = build_generator(cfg, image_shape, num_classes)
     discriminator = build_discriminator(cfg, image_shape, num_classes)
     if cfg.get("infogan"):  # latent=infogan: Q's head on D's features (its term is a part: infogan.loss)
@@ -135,6 +136,15 @@ class LabelConditioning:
     """A discriminator that reads labels (concat, projection) reads one with each sample."""
 
     needs = frozenset({PER_SAMPLE})
+
+
+def check_family_reads_labels(cfg: DictConfig) -> None:
+    """A model family that declares `conditional: false` (networks that read no labels, e.g. a paper's
+    unconditional networks) is refused for a conditioning that needs them, before any network is built."""
+    if cfg.model.get("conditional", True) is False and cfg.conditioning.get("uses_labels", False):
+        raise ConfigError(f"model={cfg.model.get('name', '?')} cannot serve conditioning={cfg.conditioning.name}: "
+                          "its networks read no labels (model.conditional=false); use conditioning=none, or a "
+                          "family that reads them (model=dcgan|mlp|resnet)")
 
 
 def check_pairing(cfg: DictConfig, discriminator: Any, parts: Mapping[str, Any]) -> None:

@@ -85,7 +85,10 @@ def continue_command(ckpt_path: str | Path) -> str:
 
 def command_line() -> list[str]:
     """This run's command-line overrides (empty outside a Hydra app, e.g. in tests calling run())."""
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    if not HydraConfig.initialized():
+        return []
+    # as typed: an override's value may hold an interpolation (lr=${optim.discriminator.lr}), not resolved here
+    return [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
 
 
 def _key(override: str) -> str:

@@ -199,7 +199,8 @@ PAPER_SETTINGS = {
         "callbacks.code_accuracy._target_": "ganlab.callbacks.CodeClassAccuracy"},
     "mnist_began": {  # Berthelot et al. 2017, with the MNIST re-implementations' gamma
         "data._target_": "ganlab.data.MNISTDataModule",
-        "model.discriminator._target_": "ganlab.networks.MLPAutoencoder",
+        "model.variants.autoencoder._target_": "ganlab.networks.MLPAutoencoder",
+        "loss.discriminator_variant": "autoencoder",
         "loss.objective._target_": "ganlab.losses.BoundaryEquilibriumLoss", "loss.objective.gamma": 0.75,
         "loss.objective.k_initial": 0.0, "loss.betas": [0.5, 0.999],
         "callbacks.lr_halving._target_": "ganlab.callbacks.HalveLearningRateOnStall",

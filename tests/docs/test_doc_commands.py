@@ -215,7 +215,10 @@ def compose_and_resolve(config_name: str, overrides: list[str], tmp_path: Path) 
         cfg.hydra.runtime.output_dir = str(tmp_path)
         cfg.hydra.job.num = 0
     HydraConfig.instance().set_config(cfg)
-    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    try:
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    finally:
+        HydraConfig.instance().cfg = None  # the next test is another process's command line
 
 
 def bench_flags_exist(args: list[str]) -> None:

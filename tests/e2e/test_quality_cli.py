@@ -60,7 +60,8 @@ def test_make_quality_runs_the_sweep_and_prints_the_table(tmp_path):
     unconditional, acgan = sorted(rows, key=lambda line: "none" in line)[::-1]
     assert "| none | 1 |" in unconditional and "| acgan | 1 |" in acgan
     assert acgan.split("|")[6].strip() != "-" and unconditional.split("|")[6].strip() == "-"  # class accuracy
-    logs = sorted(sweep.glob("*/train.log"))
-    assert "classifier trained on 100 mnist_1x28x28 images" in logs[0].read_text()
-    assert "the MNIST test split (40 images)" in logs[0].read_text()
-    assert "classifier read from" in logs[1].read_text()  # the second job reuses the first one's classifier
+    # jobs run in the sweep's order (conditioning=none, then acgan); their directories are named by it
+    first, second = (sweep / f"conditioning={c}" / "train.log" for c in ("none", "acgan"))
+    assert "classifier trained on 100 mnist_1x28x28 images" in first.read_text()
+    assert "the MNIST test split (40 images)" in first.read_text()
+    assert "classifier read from" in second.read_text()  # the second job reuses the first one's classifier

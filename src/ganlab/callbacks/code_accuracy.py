@@ -21,7 +21,6 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from ganlab.callbacks.graceful_stop import GracefulStop
 from ganlab.callbacks.metrics import ImageMetrics
 from ganlab.config_checks import ConfigError
 from ganlab.data.transforms import to_unit_range
@@ -85,7 +84,7 @@ class CodeClassAccuracy(pl.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        stopped = any(isinstance(c, GracefulStop) and c.received is not None for c in trainer.callbacks)
+        stopped = pl_module.g_iter < pl_module.iterations  # stopped early (signal, max_time): no evaluation
         if pl_module.g_iter > 0 and pl_module.g_iter != self.evaluated_at and not stopped:
             self.evaluate(trainer, pl_module)
 

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The PyTorch build to install; e.g. make install TORCH="torch torchvision" for the newest release.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install train test test-all results bench gpu-check quality mode-collapse reproduce-2d tensorboard clean
+.PHONY: install train test test-slow test-all results bench gpu-check quality mode-collapse reproduce-2d tensorboard clean
 # make bench: CPU-sized networks whose step is mostly per-step overhead, timed in CPU time (steady on a
 # shared machine), ganlab and a minimal LightningModule each against the plain loop, and their ratio;
 # the figures go to results/bench_cpu.jsonl. On a GPU: make bench BENCH_ARGS="--device cuda --cases dcgan"
@@ -43,11 +43,18 @@ $(VENV)/.installed: pyproject.toml
 train: install  ## quick start: a DCGAN on scikit-learn's digits, CPU, a few minutes
 	$(PY) train.py experiment=quickstart
 
-test: install  ## the test suite (a few minutes on 2 CPU cores)
-	$(PY) -m pytest
+# make test / test-all: one pytest worker per core (pytest-xdist), one torch thread each; TEST_WORKERS=0
+# runs them in this process (as a plain `pytest` does), e.g. to debug one test with -x --pdb.
+TEST_WORKERS ?= auto
+TEST_RUN := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS)
+test: install  ## the test suite (about 3 minutes on 2 CPU cores)
+	$(TEST_RUN)
+
+test-slow: install  ## the slow tier: the full cross products, the wheel, the whole gpu-check (CI runs it too)
+	$(TEST_RUN) -m slow
 
 test-all: install  ## every test, the slow ones too (what CI runs)
-	$(PY) -m pytest -m ""
+	$(TEST_RUN) -m ""
 
 results: install  ## docs/results.md and docs/reproductions.md from the records in results/*.jsonl
 	$(PY) -m ganlab.results

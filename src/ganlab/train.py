@@ -53,14 +53,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     config = OmegaConf.to_container(cfg, resolve=True)
     stop = StopRequest()  # set by GracefulStop (signals) and TimeLimit (trainer.max_time); read below
-    with torch.random.fork_rng():  # what callbacks build (feature networks, ...) draws nothing from the run's stream
-        callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
-    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    if smoke_test:  # no checkpoints, grids or metrics: only the bar
-        callbacks = [c for c in callbacks if isinstance(c, ProgressBar)]
-    # first: a stop they request at an iteration's end is seen by the checkpoint callback at the same end
-    callbacks = [GracefulStop(stop), TimeLimit(cfg.trainer.get("max_time"), stop), *callbacks]
+    callbacks = build_callbacks(cfg, stop, smoke_test)
     loggers = [] if smoke_test else build_loggers(cfg, checkpoint)
     if checkpoint is not None:
         check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
@@ -71,46 +64,81 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                       max_time=None, fast_dev_run=False)  # both counted in generator iterations above
     check_data_parallel(trainer, in_multirun=in_multirun())
     evaluations = [c for c in callbacks if callable(getattr(c, "summary", None))]  # final figures: hparams columns too
-    if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
-        losses = [names.final(names.progress_name(term)) for term in (names.D_LOSS, names.G_LOSS)]
-        declare_hparams(trainer.loggers, hydra_run_hparams(config, overrides, recompose=cfg.ckpt_path is not None),
-                        metrics=[*losses, *(name for c in evaluations for name in c.summary_names)])
+    declare_run_hparams(trainer, config, overrides, evaluations, resumed=cfg.ckpt_path is not None)
 
     log.info("run directory: %s", cfg.paths.output_dir)
     last = next((c.last_path for c in callbacks if getattr(c, "last_path", None) is not None), None)
-    try:  # until the first step, a signal stops at once (interrupt.py); then GracefulStop has it
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    except DivergenceError as error:  # how far it got and how to go on from the last good checkpoint
-        raise DivergenceError(f"{error} {after_divergence(module, last)}") from error
-    finally:
-        interrupt.startup_over()
-
+    fit(trainer, module, datamodule, cfg.ckpt_path, last)
     if smoke_test:
         log.info("trainer.fast_dev_run: %d generator iterations ran; no checkpoint, grid, metrics or TensorBoard "
                  "written", module.g_iter)
         return {"iterations": module.g_iter}
-    if stop.requested:
-        result = {"iterations": module.g_iter, "budget": module.iterations, "stopped": stop.reason}
-    else:
-        result = {"iterations": module.g_iter,
-                  **{names.final(name): float(value)
-                     for name, value in trainer.callback_metrics.items() if names.is_progress_loss(name)}}
-        for evaluation in evaluations:
-            result.update(evaluation.summary())  # final/fid, ..., final/best_fid
-        for logger in trainer.loggers:
-            logger.log_metrics({k: v for k, v in result.items() if k.startswith(names.FINAL)}, step=module.g_iter)
-    for logger in trainer.loggers:
-        logger.finalize("success")  # flush now: Lightning closed its writers at the end of fit
-    if trainer.is_global_zero:  # <run>/metrics.json: read by the sweep summary
-        write_json(Path(cfg.paths.output_dir) / METRICS_FILE, result)
-        summary = run_summary(Path(cfg.paths.output_dir), result, last, trainer.loggers)
-        if stop.requested:
-            log.warning("stopped by %s: %s\n%s", stop.reason, stopped_early(module, last), summary)
-        else:
-            log.info("%s", summary)
+    result = final_result(trainer, module, stop, evaluations)
+    report(Path(cfg.paths.output_dir), trainer, module, stop, result, last)
     if stop.signal is not None:
         raise SystemExit(128 + stop.signal)
     return result
+
+
+def build_callbacks(cfg: DictConfig, stop: StopRequest, smoke_test: int) -> list[pl.Callback]:
+    """The configured callbacks, after the two that request a stop (signals, trainer.max_time)."""
+    with torch.random.fork_rng():  # what callbacks build (feature networks, ...) draws nothing from the run's stream
+        callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values()]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if smoke_test:  # no checkpoints, grids or metrics: only the bar
+        callbacks = [c for c in callbacks if isinstance(c, ProgressBar)]
+    # first: a stop they request at an iteration's end is seen by the checkpoint callback at the same end
+    return [GracefulStop(stop), TimeLimit(cfg.trainer.get("max_time"), stop), *callbacks]
+
+
+def declare_run_hparams(trainer: pl.Trainer, config: dict[str, Any], overrides: list[str], evaluations: list,
+                        resumed: bool) -> None:
+    """The run's hyper-parameters and the final figures' names, for TensorBoard's HPARAMS tab."""
+    if rank_zero_only.rank == 0:  # the loggers write from rank 0 only (data-parallel runs)
+        losses = [names.final(names.progress_name(term)) for term in (names.D_LOSS, names.G_LOSS)]
+        declare_hparams(trainer.loggers, hydra_run_hparams(config, overrides, recompose=resumed),
+                        metrics=[*losses, *(name for c in evaluations for name in c.summary_names)])
+
+
+def fit(trainer: pl.Trainer, module: GANModule, datamodule: pl.LightningDataModule, ckpt_path: str | None,
+        last: Path | None) -> None:
+    """trainer.fit; a divergence's error says how to go on from the last good checkpoint."""
+    try:  # until the first step, a signal stops at once (interrupt.py); then GracefulStop has it
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except DivergenceError as error:
+        raise DivergenceError(f"{error} {after_divergence(module, last)}") from error
+    finally:
+        interrupt.startup_over()
+
+
+def final_result(trainer: pl.Trainer, module: GANModule, stop: StopRequest, evaluations: list) -> dict[str, Any]:
+    """The final losses and evaluations (final/...), logged; or, after a stop, how far the run got."""
+    if stop.requested:
+        return {"iterations": module.g_iter, "budget": module.iterations, "stopped": stop.reason}
+    result = {"iterations": module.g_iter,
+              **{names.final(name): float(value)
+                 for name, value in trainer.callback_metrics.items() if names.is_progress_loss(name)}}
+    for evaluation in evaluations:
+        result.update(evaluation.summary())  # final/fid, ..., final/best_fid
+    for logger in trainer.loggers:
+        logger.log_metrics({k: v for k, v in result.items() if k.startswith(names.FINAL)}, step=module.g_iter)
+    return result
+
+
+def report(run_dir: Path, trainer: pl.Trainer, module: GANModule, stop: StopRequest, result: dict[str, Any],
+           last: Path | None) -> None:
+    """Flushes the loggers, writes <run>/metrics.json (read by the sweep summary) and logs the summary."""
+    for logger in trainer.loggers:
+        logger.finalize("success")  # flush now: Lightning closed its writers at the end of fit
+    if not trainer.is_global_zero:
+        return
+    write_json(run_dir / METRICS_FILE, result)
+    summary = run_summary(run_dir, result, last, trainer.loggers)
+    if stop.requested:
+        log.warning("stopped by %s: %s\n%s", stop.reason, stopped_early(module, last), summary)
+    else:
+        log.info("%s", summary)
 
 
 def build_loggers(cfg: DictConfig, checkpoint: dict[str, Any] | None) -> list:

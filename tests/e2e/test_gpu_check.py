@@ -31,6 +31,7 @@ def smoke_check(tmp_path_factory):
     return code, out
 
 
+@pytest.mark.slow  # the whole check at its smallest sizes: ~40 CPU-seconds
 def test_every_step_runs_and_passes_on_the_cpu(smoke_check):
     code, out = smoke_check
     check = json.loads((out / "check.json").read_text())
@@ -42,6 +43,7 @@ def test_every_step_runs_and_passes_on_the_cpu(smoke_check):
     assert check["versions"]["torch"] and check["versions"]["hardware"].startswith("cpu (")
 
 
+@pytest.mark.slow  # the whole check at its smallest sizes: ~40 CPU-seconds
 def test_the_report_has_each_steps_figures(smoke_check):
     _, out = smoke_check
     report = (out / "report.md").read_text()
@@ -71,6 +73,7 @@ def test_the_report_has_each_steps_figures(smoke_check):
     assert (out / "runs" / "quality" / "metrics.json").is_file()
 
 
+@pytest.mark.slow  # the whole check at its smallest sizes: ~40 CPU-seconds
 def test_the_figures_are_results_records(smoke_check):
     _, out = smoke_check
     entries = records(out / "results")

@@ -21,6 +21,9 @@ import numpy as np
 import pytest
 import yaml
 
+# builds a wheel and a virtual environment (~25 CPU-seconds): the slow tier, which CI runs
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "src" / "ganlab" / "conf"
 TINY = ["data=digits", "trainer=cpu", "data.batch_size=16", "data.num_workers=0", "model.latent_dim=8",

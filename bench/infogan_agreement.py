@@ -17,7 +17,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ganlab.checkpoints import load_checkpoint
+from ganlab.checkpoints import RUN_KEY, load_checkpoint
 from ganlab.data import MNISTDataModule
 from ganlab.latents import Codes
 from ganlab.metrics.classifier import SmallCNN, train_classifier
@@ -55,7 +55,7 @@ def main() -> None:
     accuracy = (predict(net, test[0]) == test[1]).float().mean().item()
     print(f"classifier accuracy on MNIST's 10k test images: {accuracy:.4f}")
 
-    config = OmegaConf.create(load_checkpoint(args.ckpt)["ganlab_run"]["config"])
+    config = OmegaConf.create(load_checkpoint(args.ckpt)[RUN_KEY]["config"])
     latent = instantiate(config.latent)
     k = latent.categorical[args.code]
     generator = load_generator(args.ckpt, "cpu")

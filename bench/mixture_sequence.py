@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
-from ganlab.checkpoints import load_checkpoint
+from ganlab.checkpoints import RUN_KEY, load_checkpoint
 from ganlab.metrics.modes import mode_stats
 from ganlab.mixture_plot import plot_extent
 from ganlab.sample import load_generator, load_latent
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     figure = Figure(figsize=(2.0 * columns, 2.25 * len(rows)), dpi=100, layout="constrained")
     axes = figure.subplots(len(rows), columns, squeeze=False)
     for r, (label, row) in enumerate(zip(labels, rows)):
-        data = instantiate(OmegaConf.create(load_checkpoint(row[0][1])["ganlab_run"]["config"]).data)
+        data = instantiate(OmegaConf.create(load_checkpoint(row[0][1])[RUN_KEY]["config"]).data)
         means, sigma = data.means, data.sigma
         extent = plot_extent(means, sigma)
         for c, (iteration, path) in enumerate(row):

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab import checks, names
+from ganlab.checkpoints import STATE_KEY
 from ganlab.diagnostics import DiscriminatorWinsWatch, gradient_norm
 from ganlab.divergence import DivergenceMonitor
 from ganlab.ema import GeneratorEMA
@@ -304,7 +305,7 @@ class GANModule(pl.LightningModule):
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        checkpoint["ganlab"] = {"g_iter": self.g_iter, "d_iter": self.d_iter, "rng": rng}
+        checkpoint[STATE_KEY] = {"g_iter": self.g_iter, "d_iter": self.d_iter, "rng": rng}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("ganlab")

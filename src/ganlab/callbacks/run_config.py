@@ -5,9 +5,11 @@ from typing import Any
 
 import pytorch_lightning as pl
 
+from ganlab.checkpoints import RUN_KEY
+
 
 class RunConfig(pl.Callback):
-    """Adds `checkpoint["ganlab_run"]`: the run's resolved config (a plain dict), the image shape and
+    """Adds `checkpoint[RUN_KEY]` ("ganlab_run"): the run's resolved config (a plain dict), the image shape and
     the number of classes, so a checkpoint alone rebuilds its generator, wherever it was moved; and
     the command-line overrides, so `train.py ckpt_path=...` alone rebuilds the whole run."""
 
@@ -17,4 +19,4 @@ class RunConfig(pl.Callback):
                      "overrides": list(overrides or [])}
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ganlab_run"] = self.info
+        checkpoint[RUN_KEY] = self.info

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,18 +70,40 @@ def refuse_occupied(output_dir: str | Path) -> None:
 
 
 def continue_command(ckpt_path: str | Path) -> str:
-    """The command that continues a run from `ckpt_path`, as this process was started."""
+    """The command that continues a run from `ckpt_path`, as this process was started (with its
+    config directories)."""
+    return " ".join([program(), *config_dir_arguments(config_dirs()), f"ckpt_path={Path(ckpt_path).resolve()}"])
+
+
+def program() -> str:
+    """How this process was started: `python train.py`, `python -m ganlab`, `ganlab-train`."""
     script = sys.argv[0] if sys.argv else ""
     name = Path(script).name
     if name == "__main__.py":
-        program = f"python -m {Path(script).parent.name}"
-    elif name.endswith(".py") and not name.startswith("pytest"):
-        program = f"python {script}"
-    elif name.startswith("ganlab"):
-        program = name
-    else:
-        program = "python train.py"
-    return f"{program} ckpt_path={Path(ckpt_path).resolve()}"
+        return f"python -m {Path(script).parent.name}"
+    if name.endswith(".py") and not name.startswith("pytest"):
+        return f"python {script}"
+    if name.startswith("ganlab"):
+        return name
+    return "python train.py"
+
+
+def config_dirs() -> list[str]:
+    """The config directories this run's command line added to ganlab's (`--config-dir DIR`, or
+    `hydra.searchpath=[...]`), as Hydra's search path names them (file:///abs/dir, pkg://module); a
+    resume must add them again: its saved overrides may name configs only they hold."""
+    if not HydraConfig.initialized():
+        return []
+    return [f"{source.schema}://{source.path}" for source in HydraConfig.get().runtime.config_sources
+            if "command-line" in source.provider]
+
+
+def config_dir_arguments(dirs: list[str]) -> list[str]:
+    """The command-line arguments that add `dirs` (config_dirs()) to the search path."""
+    files = [d.removeprefix("file://") for d in dirs if d.startswith("file://")]
+    others = [d for d in dirs if not d.startswith("file://")]
+    arguments = [f"--config-dir {shlex.quote(d)}" for d in files]
+    return arguments + ([shlex.quote(f"hydra.searchpath=[{','.join(others)}]")] if others else [])
 
 
 def command_line() -> list[str]:
@@ -116,6 +139,13 @@ def resumed_config(cfg: DictConfig, checkpoint: dict[str, Any], overrides: list[
     saved = checkpoint[RUN_KEY].get("overrides")
     if saved is None or not HydraConfig.initialized():
         return cfg, overrides
+    missing = [d for d in checkpoint[RUN_KEY].get("config_dirs", []) if d not in config_dirs()]
+    if missing:  # its overrides may name configs only those directories hold, or shadow ganlab's
+        raise CheckpointError(
+            f"ckpt_path={cfg.ckpt_path} was written by a run started with the config "
+            f"{'directory' if len(missing) == 1 else 'directories'} {' '.join(config_dir_arguments(missing))}, "
+            f"which this command line does not add; resume with: "
+            f"{' '.join([program(), *config_dir_arguments(missing), *overrides, f'ckpt_path={cfg.ckpt_path}'])}")
     merged = merge_overrides(list(saved), overrides)
     log.info("resuming %s with the overrides: %s", cfg.ckpt_path, " ".join(merged))
     try:

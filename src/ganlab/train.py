@@ -59,7 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         check_resumable(checkpoint, module, cfg.ckpt_path, config)  # a clear error, not one from Lightning
         del checkpoint  # fit loads it again
         callbacks.append(ApplyOptimizerSettings(optimizer_settings(cfg, module)))
-    callbacks.append(RunConfig(config, image_shape, num_classes, overrides=overrides))
+    callbacks.append(RunConfig(config, image_shape, num_classes, overrides=overrides, config_dirs=resume.config_dirs()))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                       max_time=None, fast_dev_run=False)  # both counted in generator iterations above
     check_data_parallel(trainer, in_multirun=in_multirun())

@@ -53,6 +53,35 @@ def test_the_guide_s_command_trains_all_four_extensions(tmp_path):
     assert (run_dir / "samples" / "iter_0000004.png").is_file()
     assert list((tmp_path / "cache").glob("shapes_1x16x16_2048_drawn_from_seed0__n64_seed0__RandomConvFeatures-*.pt"))
 
+    # the checkpoint names the config directory; a resume that leaves it out is refused with the command
+    last = run_dir / "checkpoints" / "last.ckpt"
+    refused = subprocess.run([sys.executable, "train.py", f"ckpt_path={last}", "iterations=6"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stderr[-3000:]  # a config error
+    assert (f"error: ckpt_path={last} was written by a run started with the config directory --config-dir "
+            f"{EXAMPLE / 'conf'}, which this command line does not add; resume with: python train.py --config-dir "
+            f"{EXAMPLE / 'conf'} iterations=6 ckpt_path={last}") in refused.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["iterations"] == 4  # untouched
+
+
+@pytest.mark.slow
+def test_a_run_with_a_config_directory_resumes_with_it_and_says_so_when_stopped(tmp_path):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE), os.environ.get("PYTHONPATH")]))}
+    start = [sys.executable, "train.py", "--config-dir", str(EXAMPLE / "conf"), "model=resize_conv", "loss=pearson",
+             "data=digits", "data.image_size=12", "model.generator.width=4", "model.discriminator.width=4",
+             f"hydra.run.dir={run_dir}", *SMALL]
+    first = subprocess.run([*start, "iterations=2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-5000:]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resumed = subprocess.run([sys.executable, "train.py", "--config-dir", str(EXAMPLE / "conf"), f"ckpt_path={last}",
+                              "iterations=10", "trainer.max_time=0"],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-5000:]
+    # stopped by its time limit at once: the command it prints to continue adds the config directory again
+    assert f"continue with: python train.py --config-dir {EXAMPLE / 'conf'} ckpt_path={last}" in resumed.stdout + resumed.stderr
+
 
 @pytest.mark.parametrize("overrides", [
     ["loss=pearson", "data=digits", "data.image_size=16", "model=mlp", "model.generator.hidden=[16]",

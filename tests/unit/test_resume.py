@@ -116,3 +116,11 @@ def test_optimiser_settings_given_on_resume_reach_the_restored_optimisers(tmp_pa
     assert "optim.discriminator.lr = 5e-05 as the config says (the checkpoint had 0.01)" in caplog.text
     assert "optim.discriminator.betas = [0.0, 0.9] as the config says (the checkpoint had [0.9, 0.999])" in caplog.text
     assert "optim.generator" not in caplog.text  # unchanged: not logged
+
+
+def test_config_directories_become_the_arguments_that_add_them_again():
+    from ganlab.resume import config_dir_arguments
+
+    assert config_dir_arguments([]) == []
+    assert config_dir_arguments(["file:///home/me/my conf", "pkg://my_ext.conf", "file:///c"]) == [
+        "--config-dir '/home/me/my conf'", "--config-dir /c", "'hydra.searchpath=[pkg://my_ext.conf]'"]

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from ganlab.config_checks import ConfigError
+
+T = TypeVar("T")
 
 
 class BadValue(ConfigError):
@@ -91,3 +93,14 @@ def non_negative(value: Any, key: str) -> float:
 def probability(value: Any, key: str) -> float:
     """A number in [0, 1]."""
     return number(value, key, 0.0, 1.0)
+
+
+def or_null(check: Callable[[Any, str], T], value: Any, key: str, meaning: str = "") -> T | None:
+    """None, or `value` as `check(value, key)` accepts it; the error says "<what> or null (<meaning>)",
+    e.g. `or_null(positive, x, "max_abs_loss", "no bound")`."""
+    if value is None:
+        return None
+    try:
+        return check(value, key)
+    except BadValue as error:
+        raise BadValue(key, f"{error.what} or null" + (f" ({meaning})" if meaning else ""), value) from None

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ganlab.config_checks import ConfigError
+from ganlab import checks
 from ganlab.names import is_gradient_norm
 
 
@@ -116,11 +116,7 @@ class DivergenceMonitor:
     losses to 1e12 and weights to 1e29 long before they overflow), and stops training the same way."""
 
     def __init__(self, max_abs_loss: float | None = None):
-        if max_abs_loss is not None and (isinstance(max_abs_loss, bool) or not isinstance(max_abs_loss, (int, float))
-                                         or not max_abs_loss > 0):
-            raise ConfigError(f"divergence.max_abs_loss must be a positive number or null (no bound), "
-                              f"got {max_abs_loss!r}")
-        self.max_abs_loss = None if max_abs_loss is None else float(max_abs_loss)
+        self.max_abs_loss = checks.or_null(checks.positive, max_abs_loss, "max_abs_loss", "no bound")
         self._pending: Verdict | None = None
 
     def verdict(self, steps: Sequence[tuple[int, Mapping[str, Tensor], Tensor]], g_iter: int) -> Verdict:

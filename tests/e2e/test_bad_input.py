@@ -47,6 +47,14 @@ TRAIN = {
                                  ["error: image folder {tmp}/undecodable: none of its 16 image files can be decoded"]),
     "zero_iterations": ([*TINY, "iterations=0"], ["iterations must be a positive integer"]),
     "negative_batch_size": ([*TINY, "data.batch_size=-1"], ["data.batch_size"]),
+    # values a callback or a metric checks itself: its config key, once
+    "one_metrics_sample": ([*TINY, "callbacks/metrics=random_features", "callbacks.metrics.num_samples=1"],
+                           ["error: callbacks.metrics.num_samples must be an integer >= 2, got 1"]),
+    "zero_kid_subsets": ([*TINY, "callbacks/metrics=random_features", "callbacks.metrics.scores.kid.subsets=0"],
+                         ["error: callbacks.metrics.scores.kid.subsets must be a positive integer, got 0"]),
+    "zero_lr_halving_window": ([*TINY, "+callbacks.lr_halving._target_=ganlab.callbacks.HalveLearningRateOnStall",
+                                "+callbacks.lr_halving.window=0"],
+                               ["error: callbacks.lr_halving.window must be a positive integer, got 0"]),
 }
 # sample.py, from a checkpoint of a tiny run (the `trained` fixture)
 SAMPLE = {

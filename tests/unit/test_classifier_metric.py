@@ -135,8 +135,10 @@ def test_unlabelled_data_and_an_unfitted_network_are_refused():
         ClassifierFeatures().fit_to_data(Unlabelled(), CPU, 100)
     with pytest.raises(RuntimeError, match="fit_to_data"):
         ClassifierFeatures()(torch.zeros(1, 1, 8, 8, dtype=torch.uint8))
-    with pytest.raises(ConfigError, match="feature_network.epochs"):
+    with pytest.raises(ConfigError, match=r"^epochs must be a positive integer, got 0$"):
         ClassifierFeatures(epochs=0)
+    with pytest.raises(ConfigError, match=r"^max_train_images must be a positive integer or null \(all\), got 0$"):
+        ClassifierFeatures(max_train_images=0)
 
 
 def write_idx(path, array):

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ganlab import CONFIG_DIR
-from ganlab import config_checks
+from ganlab import checks, config_checks
 from ganlab.cli import CheckOutputDir, check_command_line, report_errors
 from ganlab.config_checks import (SAMPLE_SCHEMA, ConfigError, check_accelerator, check_config, check_labels,
                                   check_values, check_writable_dir)
@@ -207,6 +207,54 @@ def test_a_bad_data_value_names_its_config_key_once(overrides, message, capsys):
     with pytest.raises(SystemExit):
         report_errors(instantiate, cfg.data)
     assert capsys.readouterr().err.startswith(f"error: {message}")
+
+
+@pytest.mark.parametrize("overrides, node, message", [
+    (["callbacks.checkpoint.every_n=0"], "callbacks.checkpoint", "callbacks.checkpoint.every_n must be a positive integer, got 0"),
+    (["callbacks/metrics=random_features", "callbacks.metrics.num_samples=1"], "callbacks.metrics",
+     "callbacks.metrics.num_samples must be an integer >= 2, got 1"),
+    (["callbacks/metrics=classifier", "callbacks.metrics.feature_network.max_train_images=0"], "callbacks.metrics",
+     "callbacks.metrics.feature_network.max_train_images must be a positive integer or null (all), got 0"),
+    (["callbacks/metrics=classifier", "callbacks.metrics.feature_network.lr=0"], "callbacks.metrics",
+     "callbacks.metrics.feature_network.lr must be a positive number, got 0"),
+    (["callbacks/metrics=random_features", "callbacks.metrics.scores.kid.subset_size=0"], "callbacks.metrics",
+     "callbacks.metrics.scores.kid.subset_size must be a positive integer or null (min(1000, num_samples)), got 0"),
+    (["callbacks/metrics=random_features", "callbacks.metrics.scores.is.splits=0"], "callbacks.metrics",
+     "callbacks.metrics.scores.is.splits must be a positive integer, got 0"),
+    (["callbacks/metrics=random_features", "callbacks.metrics.scores.manifold.precision_recall_k=0"], "callbacks.metrics",
+     "callbacks.metrics.scores.manifold.precision_recall_k must be a positive integer, got 0"),
+    (["data=ring", "callbacks/metrics=modes", "callbacks.metrics.threshold=0"], "callbacks.metrics",
+     "callbacks.metrics.threshold must be a positive number, got 0"),
+    (["experiment=mnist_infogan", "callbacks.code_accuracy.code=-1"], "callbacks.code_accuracy",
+     "callbacks.code_accuracy.code must be an integer >= 0, got -1"),
+    (["experiment=mnist_began", "callbacks.lr_halving.window=0"], "callbacks.lr_halving",
+     "callbacks.lr_halving.window must be a positive integer, got 0"),
+    (["experiment=mnist_began", "callbacks.lr_halving.rate=1"], "callbacks.lr_halving",
+     "callbacks.lr_halving.rate must be a number in (0, 1), got 1"),
+    (["divergence.max_abs_loss=-1"], "divergence", "divergence.max_abs_loss must be a positive number or null (no bound), got -1"),
+])
+def test_a_bad_callback_value_names_its_config_key_once(overrides, node, message, tmp_path, capsys):
+    """Callbacks, their feature networks and metrics, and the divergence bound check their own values
+    (ganlab.checks), built as train.py builds them; the error names the config key, once. (The schema
+    refuses some of these values first, e.g. callbacks.*.every_n, with the same key.)"""
+    cfg = compose_train(*overrides, f"paths.log_dir={tmp_path}", output_dir=tmp_path / "run")
+    with pytest.raises(SystemExit):
+        report_errors(instantiate, OmegaConf.select(cfg, node))
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == f"error: {message}" and err.count("error: ") == 1, err
+
+
+def test_or_null_is_none_or_the_checked_value_and_says_so():
+    assert checks.or_null(checks.positive, None, "max_abs_loss", "no bound") is None
+    assert checks.or_null(checks.positive, 2, "max_abs_loss", "no bound") == 2.0
+    assert checks.or_null(checks.positive_int, 5, "max_train_images") == 5
+    with pytest.raises(checks.BadValue) as error:
+        checks.or_null(checks.positive_int, 0, "max_train_images", "all")
+    assert str(error.value) == "max_train_images must be a positive integer or null (all), got 0"
+    assert str(error.value.under("callbacks.metrics.feature_network")) == (
+        "callbacks.metrics.feature_network.max_train_images must be a positive integer or null (all), got 0")
+    with pytest.raises(checks.BadValue, match=r"^x must be a positive number or null, got True$"):
+        checks.or_null(checks.positive, True, "x")
 
 
 def test_check_config_accepts_the_defaults():

@@ -142,5 +142,5 @@ def test_k_must_leave_neighbours_in_the_sample():
     with pytest.raises(ConfigError, match="callbacks.metrics.scores.manifold: density_coverage_k=5 must be below "
                                           "callbacks.metrics.num_samples=5"):
         fit_module(make_toy_module(iterations=1), ToyData(), callbacks=[metrics])
-    with pytest.raises(ValueError, match="precision_recall_k must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"^precision_recall_k must be a positive integer, got 0$"):
         PRDC(precision_recall_k=0)

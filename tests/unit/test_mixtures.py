@@ -375,5 +375,7 @@ def test_mode_metrics_refuse_other_data():
 
     with pytest.raises(ConfigError, match="data=ring or data=grid"):
         ModeMetrics().on_fit_start(SimpleNamespace(datamodule=object()), None)
-    with pytest.raises(ConfigError, match="callbacks.metrics.num_samples"):
+    with pytest.raises(ConfigError, match=r"^num_samples must be a positive integer, got 0$"):
         ModeMetrics(num_samples=0)
+    with pytest.raises(ConfigError, match=r"^threshold must be a positive number, got 0$"):
+        ModeMetrics(threshold=0)

@@ -21,6 +21,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from ganlab import checks
 from ganlab.callbacks.metrics import ImageMetrics
 from ganlab.config_checks import ConfigError
 from ganlab.data.transforms import to_unit_range
@@ -45,16 +46,11 @@ class CodeClassAccuracy(pl.Callback):
         seed: int = 0,  # the generated images' noise and other codes: the same every measurement
         batch_size: int = 1000,
     ):
-        for key, value in (("every_n", every_n), ("per_code", per_code), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"callbacks.code_accuracy.{key} must be an integer >= 1, got {value!r}")
-        if isinstance(code, bool) or not isinstance(code, int) or code < 0:
-            raise ConfigError(f"callbacks.code_accuracy.code must be an integer >= 0, got {code!r}")
-        self.every_n = every_n
-        self.code = code
-        self.per_code = per_code
+        self.every_n = checks.positive_int(every_n, "every_n")
+        self.code = checks.count(code, "code")
+        self.per_code = checks.positive_int(per_code, "per_code")
         self.seed = seed
-        self.batch_size = batch_size
+        self.batch_size = checks.positive_int(batch_size, "batch_size")
         self.results: dict[str, float] = {}  # the latest measurement
         self.evaluated_at: int | None = None  # its generator iteration
 

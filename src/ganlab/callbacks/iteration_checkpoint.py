@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
+from ganlab import checks
 from ganlab.atomic import write_atomically
 from ganlab.checkpoints import CheckpointError
 from ganlab.divergence import all_finite
@@ -27,10 +28,8 @@ class IterationCheckpoint(pl.Callback):
     """
 
     def __init__(self, dirpath: str, every_n: int = 1000, keep_periodic: bool = True):
-        if isinstance(every_n, bool) or not isinstance(every_n, int) or every_n < 1:
-            raise ValueError(f"callbacks.checkpoint.every_n must be a positive integer, got {every_n!r}")
         self.dirpath = Path(dirpath)
-        self.every_n = every_n
+        self.every_n = checks.positive_int(every_n, "every_n")
         self.keep_periodic = keep_periodic
         self._last_holds: int | None = None  # the generator iteration last.ckpt holds (written by this run)
 

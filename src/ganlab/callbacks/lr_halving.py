@@ -21,7 +21,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from ganlab import names
+from ganlab import checks, names
 from ganlab.config_checks import ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,8 @@ class StallHalving:
     reference (the re-implementation compares it with a fixed 1.0; here nothing precedes it)."""
 
     def __init__(self, rate: float = 0.5, min_improvement: float = 1e-4):
-        if not 0.0 < rate < 1.0:
-            raise ConfigError(f"callbacks.lr_halving.rate must be in (0, 1), got {rate!r}")
-        if not 0.0 <= min_improvement < 1.0:
-            raise ConfigError(f"callbacks.lr_halving.min_improvement must be in [0, 1), got {min_improvement!r}")
-        self.rate = float(rate)
-        self.min_improvement = float(min_improvement)
+        self.rate = checks.number(rate, "rate", 0.0, 1.0, low_open=True, high_open=True)
+        self.min_improvement = checks.number(min_improvement, "min_improvement", 0.0, 1.0, high_open=True)
         self.previous: float | None = None  # the last window's mean
         self.halvings = 0
 
@@ -62,10 +58,8 @@ class HalveLearningRateOnStall(pl.Callback):
         rate: float = 0.5,  # the lr's factor at each stall
         min_improvement: float = 1e-4,  # relative fall of the window mean that counts as progress
     ):
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ConfigError(f"callbacks.lr_halving.window must be an integer >= 1, got {window!r}")
         self.monitor = monitor
-        self.window = window
+        self.window = checks.positive_int(window, "window")
         self.rule = StallHalving(rate, min_improvement)
         self.total: torch.Tensor | None = None  # the window's sum so far, on the device
         self.count = 0

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.utilities.distributed import gather_all_tensors
 
-from ganlab import names
+from ganlab import checks, names
 from ganlab.callbacks.best_checkpoint import BestCheckpoint
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.config_checks import ConfigError
@@ -53,10 +53,9 @@ class ImageMetrics(pl.Callback):
         seed: int = 0,  # picks the real images and the noise of the generated ones
         best_checkpoint: BestCheckpoint | None = None,
     ):
-        for key, value, least in (("every_n", every_n, 1), ("num_samples", num_samples, 2),
-                                  ("batch_size", batch_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"{KEY}.{key} must be an integer >= {least}, got {value!r}")
+        checks.positive_int(every_n, "every_n")
+        checks.integer(num_samples, "num_samples", low=2)
+        checks.positive_int(batch_size, "batch_size")
         self.scores = {name: metric for name, metric in scores.items() if metric is not None}
         for name, metric in self.scores.items():
             if not isinstance(metric, FeatureMetric):

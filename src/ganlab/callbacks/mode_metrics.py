@@ -8,7 +8,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from ganlab import names
+from ganlab import checks, names
 from ganlab.config_checks import ConfigError
 from ganlab.metrics.modes import NAMES, ModeStats, mode_stats
 from ganlab.sampling import generate_from_noise, seeded_latent
@@ -39,15 +39,10 @@ class ModeMetrics(pl.Callback):
         seed: int = 0,  # the noise of the generated points: the same every evaluation
         threshold: float = 3.0,  # high quality: within threshold * sigma of the nearest mode
     ):
-        for key, value in (("every_n", every_n), ("num_samples", num_samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"callbacks.metrics.{key} must be an integer >= 1, got {value!r}")
-        if not threshold > 0:
-            raise ConfigError(f"callbacks.metrics.threshold must be > 0, got {threshold!r}")
-        self.every_n = every_n
-        self.num_samples = num_samples
+        self.every_n = checks.positive_int(every_n, "every_n")
+        self.num_samples = checks.positive_int(num_samples, "num_samples")
         self.seed = seed
-        self.threshold = float(threshold)
+        self.threshold = checks.positive(threshold, "threshold")
         self.results: dict[str, float] = {}  # the latest evaluation
         self.evaluated_at: int | None = None  # its generator iteration
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
+from ganlab import checks
 from ganlab.atomic import write_atomically
 from ganlab.config_checks import ConfigError
 from ganlab.data.transforms import to_unit_range
@@ -155,16 +156,11 @@ class ClassifierFeatures(nn.Module):
         cache_dir: str | None = None,  # where the trained weights are cached; None: train every run
     ):
         super().__init__()
-        for key, value, least in (("width", width, 1), ("feature_dim", feature_dim, 2), ("epochs", epochs, 1),
-                                  ("batch_size", batch_size, 1), ("held_out", held_out, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"callbacks.metrics.feature_network.{key} must be an integer >= {least}, "
-                                  f"got {value!r}")
-        if max_train_images is not None and (not isinstance(max_train_images, int) or max_train_images < 1):
-            raise ConfigError("callbacks.metrics.feature_network.max_train_images must be a positive integer or "
-                              f"null (all), got {max_train_images!r}")
-        if not lr > 0:
-            raise ConfigError(f"callbacks.metrics.feature_network.lr must be > 0, got {lr!r}")
+        for key, value in (("width", width), ("epochs", epochs), ("batch_size", batch_size), ("held_out", held_out)):
+            checks.positive_int(value, key)
+        checks.integer(feature_dim, "feature_dim", low=2)
+        checks.or_null(checks.positive_int, max_train_images, "max_train_images", "all")
+        checks.positive(lr, "lr")
         self.settings = dict(width=width, feature_dim=feature_dim, epochs=epochs, batch_size=batch_size, lr=lr,
                              held_out=held_out)
         self.max_train_images = max_train_images

@@ -5,9 +5,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torchmetrics.image.inception import InceptionScore as TorchmetricsInceptionScore
 
+from ganlab import checks
 from ganlab.metrics.features import Features
 from ganlab.metrics.fid import quiet
-from ganlab.metrics.metric import FeatureMetric, positive_int
+from ganlab.metrics.metric import FeatureMetric
 
 
 class InceptionScore(FeatureMetric):
@@ -16,7 +17,7 @@ class InceptionScore(FeatureMetric):
     names = ("is", "is_std")
 
     def __init__(self, splits: int = 10):
-        self.splits = positive_int("splits", splits)
+        self.splits = checks.positive_int(splits, "splits")
 
     def check(self, real: Features, num_classes: int, num_samples: int) -> None:
         if real.logits is None:

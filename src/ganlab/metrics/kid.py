@@ -5,9 +5,10 @@ from __future__ import annotations
 from torch import Tensor
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from ganlab import checks
 from ganlab.metrics.features import Features
 from ganlab.metrics.fid import PassThrough, quiet
-from ganlab.metrics.metric import FeatureMetric, positive_int
+from ganlab.metrics.metric import FeatureMetric
 
 
 class KID(FeatureMetric):
@@ -17,8 +18,8 @@ class KID(FeatureMetric):
     names = ("kid", "kid_std")
 
     def __init__(self, subsets: int = 100, subset_size: int | None = None):
-        self.subsets = positive_int("subsets", subsets)
-        self.subset_size = None if subset_size is None else positive_int("subset_size", subset_size)
+        self.subsets = checks.positive_int(subsets, "subsets")
+        self.subset_size = checks.or_null(checks.positive_int, subset_size, "subset_size", "min(1000, num_samples)")
 
     def check(self, real: Features, num_classes: int, num_samples: int) -> None:
         if self.subset_size is not None and self.subset_size > num_samples:

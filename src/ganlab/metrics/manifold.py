@@ -24,8 +24,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganlab import checks
 from ganlab.metrics.features import Features
-from ganlab.metrics.metric import FeatureMetric, positive_int
+from ganlab.metrics.metric import FeatureMetric
 
 NAMES = ("precision", "recall", "density", "coverage")
 
@@ -77,9 +78,9 @@ class PRDC(FeatureMetric):
     names = NAMES
 
     def __init__(self, precision_recall_k: int = 3, density_coverage_k: int = 5, batch_size: int = 1024):
-        self.precision_recall_k = positive_int("precision_recall_k", precision_recall_k)
-        self.density_coverage_k = positive_int("density_coverage_k", density_coverage_k)
-        self.batch_size = positive_int("batch_size", batch_size)
+        self.precision_recall_k = checks.positive_int(precision_recall_k, "precision_recall_k")
+        self.density_coverage_k = checks.positive_int(density_coverage_k, "density_coverage_k")
+        self.batch_size = checks.positive_int(batch_size, "batch_size")
 
     def check(self, real: Features, num_classes: int, num_samples: int) -> None:
         for key, k in (("precision_recall_k", self.precision_recall_k), ("density_coverage_k", self.density_coverage_k)):

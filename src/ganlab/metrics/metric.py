@@ -29,10 +29,3 @@ class FeatureMetric:
         asked for (conditional generators), else None. Random draws use torch's global generator,
         which the callback seeds: the same features give the same scores."""
         raise NotImplementedError
-
-
-def positive_int(name: str, value, least: int = 1) -> int:
-    """`value` when it is an integer >= least; else a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-    return value

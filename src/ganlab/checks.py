@@ -44,6 +44,13 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def flag(value: Any, key: str) -> bool:
+    """true or false (not 0 / 1, nor a string)."""
+    if not isinstance(value, bool):
+        raise BadValue(key, "true or false", value)
+    return value
+
+
 def integer(value: Any, key: str, low: int | None = None, high: int | None = None) -> int:
     """An integer in [low, high] (either end open when None)."""
     if not (is_int(value) and (low is None or value >= low) and (high is None or value <= high)):

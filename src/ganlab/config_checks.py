@@ -84,7 +84,7 @@ PATH = Rule("a path", lambda v: isinstance(v, str) and v != "")
 # train.py: (pattern, rule), the first match wins. Values a run computes itself (paths.output_dir,
 # _target_, ...) are not listed, nor the arguments a constructor checks itself (ganlab.checks: the
 # losses, regularisers, constraints, latents, EMA, schedules, augmentations, packing), which report
-# them under their config key.
+# them under their config key; nor the callbacks' and the divergence monitor's arguments, which they check too.
 TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("seed", SEED), ("*.seed", SEED),
     ("iterations", POSITIVE_INT), ("log_every_n", POSITIVE_INT), ("detect_divergence", FLAG),
@@ -98,13 +98,7 @@ TRAIN_SCHEMA: list[tuple[str, Rule]] = [
     ("conditioning.label_dim", COUNT),
     ("optim.*.lr", POSITIVE), ("optim.*.betas", BETAS), ("optim.*.eps", POSITIVE),
     ("optim.*.weight_decay", NON_NEGATIVE), ("optim.*.momentum", NON_NEGATIVE), ("optim.*.alpha", FRACTION),
-    ("divergence.max_abs_loss", POSITIVE),
-    ("callbacks.sample_grid.interpolation_rows", COUNT), ("callbacks.sample_grid.interpolation_steps", integer(2)),
-    ("callbacks.sample_grid.truncation", POSITIVE), ("callbacks.sample_grid.traversal_*", POSITIVE_INT),
     ("infogan.q_head.hidden", POSITIVE_INT), ("infogan.q_head.learn_std", FLAG),
-    ("callbacks.*.every_n", POSITIVE_INT), ("callbacks.*.num_samples", POSITIVE_INT),
-    ("callbacks.*.batch_size", POSITIVE_INT), ("callbacks.*.refresh_rate", POSITIVE_INT),
-    ("callbacks.*.keep_periodic", FLAG),
     ("trainer.devices", DEVICES), ("trainer.num_nodes", POSITIVE_INT),
     ("trainer.accelerator", one_of("auto", "cpu", "gpu", "cuda", "mps", "tpu")),
     ("trainer.enable_progress_bar", FLAG), ("trainer.detect_anomaly", FLAG),

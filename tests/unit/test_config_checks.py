@@ -36,9 +36,7 @@ CONF = CONFIG_DIR
     (["model=mlp", "model.discriminator.dropout=1.0"], "model.discriminator.dropout must be a number in [0, 1)"),
     (["optim.generator.betas=[0.5,1.5]"], "optim.generator.betas must be two numbers in [0, 1)"),
     (["optim.discriminator.lr=abc"], "optim.discriminator.lr must be a positive number, got 'abc'"),
-    (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar.refresh_rate must be a positive integer"),
     (["detect_divergence=maybe"], "detect_divergence must be true or false, got 'maybe'"),
-    (["divergence.max_abs_loss=0"], "divergence.max_abs_loss must be a positive number, got 0"),
     (["trainer.devices=0"], "trainer.devices must be a positive integer, -1 (all), 'auto'"),
     (["trainer.accelerator=gpux"], "trainer.accelerator must be one of auto, cpu, gpu"),
 ])
@@ -184,7 +182,6 @@ def test_valid_or_hydra_handled_command_lines_pass(args):
     ("iterations", 0), ("iterations", -5), ("iterations", "many"), ("log_every_n", 0),
     ("loss.d_steps_per_g_step", 0),
     ("loss.lr", 0), ("loss.lr", -1e-4), ("optim.generator.lr", 0.0), ("optim.discriminator.lr", -1),
-    ("callbacks.checkpoint.every_n", 0), ("callbacks.sample_grid.every_n", -1),
 ])
 def test_check_config_names_the_bad_key(key, value):
     cfg = compose_train("data=digits", f"{key}={value}")
@@ -232,16 +229,34 @@ def test_a_bad_data_value_names_its_config_key_once(overrides, message, capsys):
     (["experiment=mnist_began", "callbacks.lr_halving.rate=1"], "callbacks.lr_halving",
      "callbacks.lr_halving.rate must be a number in (0, 1), got 1"),
     (["divergence.max_abs_loss=-1"], "divergence", "divergence.max_abs_loss must be a positive number or null (no bound), got -1"),
+    (["divergence.max_abs_loss=0"], "divergence", "divergence.max_abs_loss must be a positive number or null (no bound), got 0"),
+    (["callbacks.progress_bar.refresh_rate=0"], "callbacks.progress_bar",
+     "callbacks.progress_bar.refresh_rate must be a positive integer, got 0"),
+    (["callbacks.sample_grid.every_n=-1"], "callbacks.sample_grid", "callbacks.sample_grid.every_n must be a positive integer, got -1"),
+    (["callbacks.sample_grid.interpolation_steps=1"], "callbacks.sample_grid",
+     "callbacks.sample_grid.interpolation_steps must be an integer >= 2, got 1"),
+    (["callbacks.sample_grid.interpolation_rows=-1"], "callbacks.sample_grid",
+     "callbacks.sample_grid.interpolation_rows must be an integer >= 0, got -1"),
+    (["callbacks.checkpoint.keep_periodic=1"], "callbacks.checkpoint",
+     "callbacks.checkpoint.keep_periodic must be true or false, got 1"),
 ])
 def test_a_bad_callback_value_names_its_config_key_once(overrides, node, message, tmp_path, capsys):
     """Callbacks, their feature networks and metrics, and the divergence bound check their own values
-    (ganlab.checks), built as train.py builds them; the error names the config key, once. (The schema
-    refuses some of these values first, e.g. callbacks.*.every_n, with the same key.)"""
+    (ganlab.checks), built as train.py builds them; the error names the config key, once (the schema
+    does not check them: each value is checked where it is used)."""
+    assert check_config(compose_train(*overrides, f"paths.log_dir={tmp_path}", output_dir=tmp_path / "run")) is None
     cfg = compose_train(*overrides, f"paths.log_dir={tmp_path}", output_dir=tmp_path / "run")
     with pytest.raises(SystemExit):
         report_errors(instantiate, OmegaConf.select(cfg, node))
     err = capsys.readouterr().err
     assert err.splitlines()[0] == f"error: {message}" and err.count("error: ") == 1, err
+
+
+def test_flag_is_true_or_false_only():
+    assert checks.flag(True, "keep_periodic") is True and checks.flag(False, "keep_periodic") is False
+    for value in (1, 0, "true", None):
+        with pytest.raises(checks.BadValue, match=rf"^keep_periodic must be true or false, got {value!r}$"):
+            checks.flag(value, "keep_periodic")
 
 
 def test_or_null_is_none_or_the_checked_value_and_says_so():

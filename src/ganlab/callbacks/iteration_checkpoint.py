@@ -30,7 +30,7 @@ class IterationCheckpoint(pl.Callback):
     def __init__(self, dirpath: str, every_n: int = 1000, keep_periodic: bool = True):
         self.dirpath = Path(dirpath)
         self.every_n = checks.positive_int(every_n, "every_n")
-        self.keep_periodic = keep_periodic
+        self.keep_periodic = checks.flag(keep_periodic, "keep_periodic")
         self._last_holds: int | None = None  # the generator iteration last.ckpt holds (written by this run)
 
     @property

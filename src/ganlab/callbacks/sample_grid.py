@@ -50,8 +50,8 @@ class SampleGrid(pl.Callback):
         self.every_n = checks.positive_int(every_n, "every_n")
         self.num_samples = checks.positive_int(num_samples, "num_samples")
         self.seed = seed
-        self.interpolation_rows = interpolation_rows
-        self.interpolation_steps = max(interpolation_steps, 2)
+        self.interpolation_rows = checks.count(interpolation_rows, "interpolation_rows")
+        self.interpolation_steps = checks.integer(interpolation_steps, "interpolation_steps", low=2)
         self.truncation = check_truncation(truncation, "truncation")
         self.traversal_columns = checks.positive_int(traversal_columns, "traversal_columns")
         self.traversal_steps = checks.positive_int(traversal_steps, "traversal_steps")

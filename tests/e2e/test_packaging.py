@@ -22,7 +22,9 @@ import pytest
 import yaml
 
 # builds a wheel and a virtual environment (~25 CPU-seconds): the slow tier, which CI runs
-pytestmark = pytest.mark.slow
+# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
+# module-scoped fixture is built once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_packaging")]
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "src" / "ganlab" / "conf"

@@ -19,10 +19,6 @@ from helpers import compose_config
 from helpers.errors import check_message, user_error
 from helpers.files import write_images
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_bad_input")
-
 # test_reliability.BASE: a tiny DCGAN; TINY on the bundled digits; FOLDER on an image folder.
 BASE = ["trainer=cpu", "data.batch_size=16", "data.num_workers=0", "model.latent_dim=8", "model.generator.width=8",
         "model.discriminator.width=8", "trainer.enable_progress_bar=false", "log_every_n=1",

@@ -12,10 +12,6 @@ from helpers import compose_config
 from helpers.errors import check_message, user_error
 from tests.e2e.test_train_cli import TINY, run_script, train
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_conditional_cli")
-
 
 @pytest.fixture(scope="module")
 def conditional_run(tmp_path_factory):

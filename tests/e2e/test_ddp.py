@@ -14,10 +14,6 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_ddp")
-
 REPO = Path(__file__).resolve().parents[2]
 
 TINY_DDP = [

@@ -16,10 +16,6 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import gpu_check  # noqa: E402
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_gpu_check")
-
 STEP_NAMES = ["versions", "bench", "precision", "ddp", "quality"]
 
 

@@ -22,9 +22,7 @@ import pytest
 import yaml
 
 # builds a wheel and a virtual environment (~25 CPU-seconds): the slow tier, which CI runs
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_packaging")]
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = REPO / "src" / "ganlab" / "conf"

@@ -27,10 +27,6 @@ from ganlab.losses import NonSaturatingLoss
 
 from helpers.files import write_images
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_reliability")
-
 REPO = Path(__file__).resolve().parents[2]
 
 # test_train_cli.TINY: a tiny DCGAN on the bundled digits; BASE: without the data.

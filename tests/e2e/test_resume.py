@@ -14,10 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_resume")
-
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["data=digits", "trainer=cpu", "data.batch_size=16", "data.num_workers=0", "data.image_size=28",
         "model.latent_dim=8", "model.generator.width=8", "model.discriminator.width=8",

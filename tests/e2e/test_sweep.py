@@ -19,10 +19,6 @@ from omegaconf import read_write
 
 from helpers import compose_config
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_sweep")
-
 REPO = Path(__file__).resolve().parents[2]
 CONF = CONFIG_DIR
 

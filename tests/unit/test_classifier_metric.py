@@ -31,10 +31,6 @@ from ganlab.metrics.classifier import split_data
 from ganlab.module import GANModule
 from ganlab.networks import Generator
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_classifier_metric")
-
 CPU = torch.device("cpu")
 SETTINGS = dict(width=8, feature_dim=32, epochs=3, batch_size=32, held_out=400, seed=0)  # ~1 s on digits
 HELD_OUT_IMAGES = 359  # the held-out digits of the split (of 1,797), scored as "generated" images

@@ -34,10 +34,6 @@ from ganlab.networks import DOut
 
 from helpers import ToyGenerator, compose_config
 
-# make test runs the tests on several workers (pytest-xdist --dist loadgroup): this module's on one, so its
-# module-scoped fixture is built once
-pytestmark = pytest.mark.xdist_group("test_distributed")
-
 CONF = CONFIG_DIR
 SHAPE = (1, 4, 4)
 GLOBAL_BATCH = 16

@@ -43,10 +43,11 @@ $(VENV)/.installed: pyproject.toml
 train: install  ## quick start: a DCGAN on scikit-learn's digits, CPU, a few minutes
 	$(PY) train.py experiment=quickstart
 
-# make test / test-all: one pytest worker per core (pytest-xdist), one torch thread each; TEST_WORKERS=0
+# make test / test-all: one pytest worker per core (pytest-xdist), one torch thread each, a test module on one
+# worker (--dist loadscope: a module-scoped fixture, such as a trained run, is built once); TEST_WORKERS=0
 # runs them in this process (as a plain `pytest` does), e.g. to debug one test with -x --pdb.
 TEST_WORKERS ?= auto
-TEST_RUN := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS)
+TEST_RUN := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 test: install  ## the test suite (about 3 minutes on 2 CPU cores)
 	$(TEST_RUN)
 

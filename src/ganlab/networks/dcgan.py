@@ -133,6 +133,7 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: label maps join the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        error_exponent: float = 2.0,  # energy: mean |D(x) - x| ** error_exponent (2: squared, 1: absolute)
         minibatch_std: int = 0,  # not supported here: must be 0
     ):
         if minibatch_std:
@@ -150,7 +151,8 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
         layers += [nn.ConvTranspose2d(c_in, channels, 4, 2, 1)]  # unbounded reconstruction
         head = ScoreHead(math.prod((width * 2 ** (stages - 1), side, side)), num_classes, projection,
                          aux_classifier, score=False)
-        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection)
+        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection,
+                         error_exponent=error_exponent)
         dcgan_init(self)
         if spectral_norm:
             apply_spectral_norm(self)

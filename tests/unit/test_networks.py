@@ -203,3 +203,26 @@ def test_autoencoder_energy_known_values():
 def test_autoencoder_error_exponent_must_be_positive(bad):
     with pytest.raises(ValueError, match="error_exponent must be"):
         MLPAutoencoder((1, 4, 4), hidden=[8, 4], error_exponent=bad)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_autoencoder_embedding_is_a_bottleneck(shape):
+    """embedding=h: the code (D's features) has h values, and the decoder starts from them alone."""
+    ae = DCGANAutoencoder(shape, width=8, embedding=5)
+    x = torch.rand(4, *shape) * 2 - 1
+    out = ae(x)
+    assert out.features.shape == (4, 5) and out.reconstruction.shape == x.shape and out.score.shape == (4,)
+    first = ae.decoder[0]
+    assert isinstance(first, nn.Linear) and first.in_features == 5
+    code = ae.encoder(x)
+    assert torch.allclose(ae.decoder(code), out.reconstruction)
+    wide = DCGANAutoencoder(shape, width=8)  # no bottleneck: the code is the encoder's map
+    stages, side = pyramid(shape)
+    assert wide(x).features.shape[1] == 8 * 2 ** (stages - 1) * side * side
+
+
+def test_dcgan_autoencoder_embedding_with_labels_and_a_bad_size():
+    ae = DCGANAutoencoder((1, 28, 28), width=8, embedding=6, num_classes=10, label_dim=3, projection=True)
+    assert ae(torch.randn(4, 1, 28, 28), torch.arange(4)).score.shape == (4,)
+    with pytest.raises(ValueError, match="embedding must be"):
+        DCGANAutoencoder((1, 28, 28), width=8, embedding=-1)

@@ -7,6 +7,14 @@ the `--curve` tags, to read whether a figure was still moving at the end of the 
         --seeds 0 1 2 --metric final/infogan_test_accuracy=0.95 --metric final/infogan_generated_agreement \
         --curve infogan/test_accuracy -- experiment=mnist_infogan data.root=/datasets iterations=1500
 
+`--trajectory TAG` (repeatable) also records every point of the run's TensorBoard scalar TAG to
+results/<benchmark>_trajectory.jsonl, with `budget` = the iteration of the point and the metric named
+by the tag less a leading `metrics/` (`metrics/fid` -> `fid`, `began/m_global_window` as it is):
+
+    python bench/paper_runs.py --benchmark began_mnist --setting "BEGAN" --seeds 0 1 2 \
+        --metric final/fid --trajectory metrics/fid --trajectory began/m_global_window \
+        -- experiment=mnist_began data.root=/datasets
+
 Everything after `--` goes to train.py as given (plus seed=<s> and the run directory
 outputs/<benchmark>/<setting slug>/seed<s>).
 """
@@ -41,6 +49,28 @@ def curves(run_dir: Path, tags: list[str]) -> dict[str, list[tuple[int, float]]]
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] if tag in known else [] for tag in tags}
 
 
+def write(benchmark: str, setting: str, metrics: list[tuple[str, str | None]], result: dict, cpu: float,
+          trajectories: dict[str, list[tuple[int, float]]], common: dict) -> None:
+    """Records one run: each (metrics.json key, paper's figure or None) of `metrics` and the CPU
+    minutes to results/<benchmark>.jsonl, each point of `trajectories` ({tag: [(step, value)]}) to
+    results/<benchmark>_trajectory.jsonl with budget = its step; `common`: the fields every record
+    shares (seed, budget, command, config...). Checks everything before writing anything."""
+    missing = [name for name, _ in metrics if name not in result]
+    if missing:
+        raise ValueError(f"metrics.json has no {missing[0]!r}; it has {sorted(result)}")
+    empty = [tag for tag, points in trajectories.items() if not points]
+    if empty:
+        raise ValueError(f"the run logged no TensorBoard scalar {empty[0]!r} (--trajectory)")
+    for name, paper in metrics:
+        record(benchmark, setting, name.removeprefix("final/"), result[name],
+               paper=None if paper is None else float(paper), **common)
+    record(benchmark, setting, "cpu_minutes", cpu / 60, **common)
+    for tag, points in trajectories.items():
+        for step, value in points:
+            record(f"{benchmark}_trajectory", setting, tag.removeprefix("metrics/"), value,
+                   **{**common, "budget": step, "config": {**common.get("config", {}), "evaluated_at": step}})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", required=True, help="results/<benchmark>.jsonl")
@@ -49,6 +79,8 @@ def main() -> None:
     parser.add_argument("--metric", action="append", default=[], required=True,
                         help="a key of metrics.json to record, optionally =<the paper's figure>")
     parser.add_argument("--curve", action="append", default=[], help="a TensorBoard scalar tag to print")
+    parser.add_argument("--trajectory", action="append", default=[],
+                        help="a TensorBoard scalar tag whose points go to results/<benchmark>_trajectory.jsonl")
     parser.add_argument("overrides", nargs="*", help="train.py overrides (after --)")
     args = parser.parse_args()
 
@@ -65,12 +97,10 @@ def main() -> None:
         result = json.loads((run_dir / "metrics.json").read_text())
         common = dict(seed=seed, budget=result["iterations"] if iterations is None else iterations,
                       command=shlex.join(command), config={"overrides": list(args.overrides)})
-        for name, paper in metrics:
-            if name not in result:
-                raise SystemExit(f"error: {run_dir}/metrics.json has no {name!r}; it has {sorted(result)}")
-            record(args.benchmark, args.setting, name.removeprefix("final/"), result[name],
-                   paper=None if paper is None else float(paper), **common)
-        record(args.benchmark, args.setting, "cpu_minutes", cpu / 60, **common)
+        try:
+            write(args.benchmark, args.setting, metrics, result, cpu, curves(run_dir, args.trajectory), common)
+        except ValueError as error:
+            raise SystemExit(f"error: {run_dir}: {error}") from None
         print(f"seed {seed}: " + ", ".join(f"{name} {result[name]:.4f}" for name, _ in metrics)
               + f"; {cpu / 60:.1f} CPU-minutes; run directory {run_dir}", flush=True)
         for tag, points in curves(run_dir, args.curve).items():

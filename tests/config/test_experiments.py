@@ -197,11 +197,12 @@ PAPER_SETTINGS = {
         "data.batch_size": 128, "iterations": 5000, "optim.generator.lr": 1e-3, "optim.discriminator.lr": 2e-4,
         "loss.betas": [0.5, 0.999], "loss.d_steps_per_g_step": 1,
         "callbacks.code_accuracy._target_": "ganlab.callbacks.CodeClassAccuracy"},
-    "mnist_began": {  # Berthelot et al. 2017, with the MNIST re-implementations' gamma
+    "mnist_began": {  # Berthelot et al. 2017: a conv autoencoder with a narrow embedding h, the L1 error
         "data._target_": "ganlab.data.MNISTDataModule",
-        "model.variants.autoencoder._target_": "ganlab.networks.MLPAutoencoder",
+        "model.variants.autoencoder._target_": "ganlab.networks.DCGANAutoencoder",
+        "model.variants.autoencoder.embedding": 64, "model.variants.autoencoder.error_exponent": 1,
         "loss.discriminator_variant": "autoencoder",
-        "loss.objective._target_": "ganlab.losses.BoundaryEquilibriumLoss", "loss.objective.gamma": 0.75,
+        "loss.objective._target_": "ganlab.losses.BoundaryEquilibriumLoss", "loss.objective.gamma": 1.0,
         "loss.objective.k_initial": 0.0, "loss.betas": [0.5, 0.999],
         "callbacks.lr_halving._target_": "ganlab.callbacks.HalveLearningRateOnStall",
         "callbacks.lr_halving.monitor": "began/m_global", "callbacks.lr_halving.rate": 0.5},

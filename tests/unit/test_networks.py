@@ -14,6 +14,8 @@ from ganlab.networks import (
     layer_norm,
 )
 from ganlab.networks.layers import pyramid
+from ganlab.networks.pacgan import PacGANAutoencoder
+from ganlab.networks.resnet import ResNetAutoencoder
 
 SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64)]
 FAMILIES = {
@@ -157,3 +159,70 @@ def test_dcgan_minibatch_std_feature_sees_a_collapsed_batch():
     assert torch.allclose(with_std(collapsed).features.view(8, -1, side, side)[:, -1], torch.tensor(1e-4), atol=1e-4)
     with pytest.raises(ValueError, match="minibatch_std=0"):
         DCGANAutoencoder((1, 28, 28), width=8, minibatch_std=4)
+
+
+AUTOENCODERS = {
+    "mlp": lambda **kw: MLPAutoencoder((1, 28, 28), hidden=[32, 16], **kw),
+    "dcgan": lambda **kw: DCGANAutoencoder((1, 28, 28), width=8, **kw),
+    "pacgan": lambda **kw: PacGANAutoencoder((1, 28, 28), hidden=[8, 4], pieces=2, **kw),
+    "resnet": lambda **kw: ResNetAutoencoder((1, 32, 32), width=8, **kw),
+}
+
+
+@pytest.mark.parametrize("family", AUTOENCODERS)
+@pytest.mark.parametrize("exponent", [1.0, 2.0])
+def test_autoencoder_energy_is_the_mean_error_to_the_chosen_power(family, exponent):
+    """error_exponent 1: the mean absolute error (BEGAN's L1), 2: the mean squared error (the default)."""
+    torch.manual_seed(0)
+    ae = AUTOENCODERS[family](error_exponent=exponent).eval()
+    side = 32 if family == "resnet" else 28
+    x = torch.rand(3, 1, side, side) * 2 - 1
+    out = ae(x)
+    expected = (out.reconstruction - x).abs().pow(exponent).flatten(1).mean(dim=1)
+    assert torch.allclose(out.score, expected, atol=1e-6)
+    if exponent == 2.0:  # the default
+        torch.manual_seed(0)
+        assert torch.allclose(AUTOENCODERS[family]().eval()(x).score, out.score, atol=1e-6)
+
+
+def test_autoencoder_energy_known_values():
+    """A decoder that outputs 0 reconstructs x = 0.5 everywhere with error 0.5 per value: energy 0.5
+    for the absolute error, 0.25 for the squared; -0.5 gives the same (the error's size counts)."""
+    ae = MLPAutoencoder((1, 4, 4), hidden=[8, 4], error_exponent=1)
+    last = ae.decoder[-2]
+    assert isinstance(last, nn.Linear)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    x = torch.tensor([0.5, -0.5]).view(2, 1, 1, 1).expand(2, 1, 4, 4)
+    assert torch.allclose(ae(x).score, torch.tensor([0.5, 0.5]))
+    ae.error_exponent = 2.0
+    assert torch.allclose(ae(x).score, torch.tensor([0.25, 0.25]))
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_autoencoder_error_exponent_must_be_positive(bad):
+    with pytest.raises(ValueError, match="error_exponent must be"):
+        MLPAutoencoder((1, 4, 4), hidden=[8, 4], error_exponent=bad)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_autoencoder_embedding_is_a_bottleneck(shape):
+    """embedding=h: the code (D's features) has h values, and the decoder starts from them alone."""
+    ae = DCGANAutoencoder(shape, width=8, embedding=5)
+    x = torch.rand(4, *shape) * 2 - 1
+    out = ae(x)
+    assert out.features.shape == (4, 5) and out.reconstruction.shape == x.shape and out.score.shape == (4,)
+    first = ae.decoder[0]
+    assert isinstance(first, nn.Linear) and first.in_features == 5
+    code = ae.encoder(x)
+    assert torch.allclose(ae.decoder(code), out.reconstruction)
+    wide = DCGANAutoencoder(shape, width=8)  # no bottleneck: the code is the encoder's map
+    stages, side = pyramid(shape)
+    assert wide(x).features.shape[1] == 8 * 2 ** (stages - 1) * side * side
+
+
+def test_dcgan_autoencoder_embedding_with_labels_and_a_bad_size():
+    ae = DCGANAutoencoder((1, 28, 28), width=8, embedding=6, num_classes=10, label_dim=3, projection=True)
+    assert ae(torch.randn(4, 1, 28, 28), torch.arange(4)).score.shape == (4,)
+    with pytest.raises(ValueError, match="embedding must be"):
+        DCGANAutoencoder((1, 28, 28), width=8, embedding=-1)

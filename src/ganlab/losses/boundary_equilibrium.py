@@ -33,8 +33,8 @@ class BoundaryEquilibriumLoss(AdversarialLoss, nn.Module):
     device, is saved in the checkpoint and comes back on resume; it is updated on the device, without
     reading it back. M_global is the paper's convergence measure (lower is better).
 
-    L here is the autoencoder discriminator's energy: the per-sample mean squared error (the paper's
-    eta = 2; its experiments use eta = 1, the L1 error). It needs an autoencoder discriminator:
+    L here is the autoencoder discriminator's energy: the per-sample mean of |D(v) - v| ** eta, eta being
+    the autoencoder's `error_exponent` (2 by default; the paper's experiments use eta = 1, the L1 error). It needs an autoencoder discriminator:
     conf/loss/began.yaml asks for the model's `autoencoder` variant (`loss.discriminator`).
     """
 

@@ -3,11 +3,17 @@
 Each family (mlp.py, dcgan.py) builds the encoder and decoder of its own shape; this module turns
 them into a discriminator whose DOut.score is the per-sample energy (low on data), DOut.features the
 encoder's embedding (for the pull-away term) and DOut.reconstruction the decoder's output.
+
+The energy is the mean over a sample's values of |D(x) - x| ** error_exponent: 2 (the default) is the
+mean squared error, EBGAN's; 1 the mean absolute error, the L1 loss of BEGAN's experiments (Berthelot
+et al. 2017, eq. 1 with eta = 1). Every family's autoencoder takes `error_exponent`
+(model.discriminator.error_exponent, or model.variants.autoencoder.error_exponent).
 """
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ganlab import checks
 from ganlab.networks.layers import ScoreHead, checked_labels
 from ganlab.networks.output import RECONSTRUCTION, Discriminator, DOut
 
@@ -19,8 +25,10 @@ class AutoencoderDiscriminator(Discriminator):
         decoder: nn.Module,  # (code, y) -> reconstruction, the shape of x
         head: ScoreHead,  # adds a projection term to the energy and/or AC-GAN logits (score=False)
         conditional: bool = False,  # the encoder, decoder or head needs the labels y
+        error_exponent: float = 2.0,  # energy: mean |D(x) - x| ** error_exponent (2: squared, 1: absolute)
     ):
         super().__init__()
+        self.error_exponent = checks.positive(error_exponent, "error_exponent")
         self.encoder = encoder
         self.decoder = decoder
         self.head = head
@@ -32,7 +40,7 @@ class AutoencoderDiscriminator(Discriminator):
             y = checked_labels(y, "discriminator")
         code = self.encoder(x, y)
         reconstruction = self.decoder(code, y)  # (n, c, h, w)
-        energy = (reconstruction.float() - x.float()).pow(2).flatten(1).mean(dim=1)  # (n,)
+        energy = (reconstruction.float() - x.float()).abs().pow(self.error_exponent).flatten(1).mean(dim=1)  # (n,)
         features = code.flatten(1)  # (n, f)
         extra, class_logits = self.head(features, y)
         return DOut(score=energy + extra, features=features, class_logits=class_logits,

@@ -13,6 +13,7 @@ import math
 
 from torch import Tensor, nn
 
+from ganlab import checks
 from ganlab.networks.autoencoder import AutoencoderDiscriminator
 from ganlab.networks.layers import (
     ConditionalBatchNorm2d,
@@ -121,7 +122,12 @@ class DCGANDiscriminator(Discriminator):
 
 class DCGANAutoencoder(AutoencoderDiscriminator):
     """EBGAN's discriminator in DCGAN form: the DCGAN encoder, then transposed convolutions back to
-    the image. Takes the same arguments as DCGANDiscriminator, so `loss=ebgan` swaps it in."""
+    the image. Takes the same arguments as DCGANDiscriminator, so `loss=ebgan` swaps it in.
+
+    `embedding` > 0: BEGAN's bottleneck (Berthelot et al. 2017, fig. 1): the encoder's map goes through
+    a linear layer to a code of this size (the embedding h, D's features) and a linear layer back to
+    the map before the transposed convolutions. 0: the code is the encoder's map itself, wide enough
+    for the autoencoder to learn the identity."""
 
     def __init__(
         self,
@@ -133,6 +139,8 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: label maps join the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        error_exponent: float = 2.0,  # energy: mean |D(x) - x| ** error_exponent (2: squared, 1: absolute)
+        embedding: int = 0,  # > 0: a linear bottleneck of this size between encoder and decoder (BEGAN's h)
         minibatch_std: int = 0,  # not supported here: must be 0
     ):
         if minibatch_std:
@@ -140,17 +148,23 @@ class DCGANAutoencoder(AutoencoderDiscriminator):
                              "minibatch std feature; set model.discriminator.minibatch_std=0")
         channels, _, _ = image_shape
         stages, side = pyramid(image_shape)
+        embedding = checks.count(embedding, "embedding")
         encoder, c = dcgan_encoder(image_shape, width, norm, num_classes, label_dim)
-        layers: list[nn.Module] = [LabelMaps(num_classes, label_dim)] if label_dim > 0 else []
+        layers: list[nn.Module] = []
+        if embedding:  # (n, c, s, s) -> (n, embedding) -> (n, c, s, s)
+            encoder.extend([nn.Flatten(), nn.Linear(c * side * side, embedding)])
+            layers += [nn.Linear(embedding, c * side * side), nn.Unflatten(1, (c, side, side))]
+        layers += [LabelMaps(num_classes, label_dim)] if label_dim > 0 else []
         c_in = c + label_dim
         for _ in range(stages - 1):
             layers += [nn.ConvTranspose2d(c_in, c // 2, 4, 2, 1, bias=norm is None), make_norm(norm, c // 2),
                        nn.ReLU(inplace=True)]
             c = c_in = c // 2
         layers += [nn.ConvTranspose2d(c_in, channels, 4, 2, 1)]  # unbounded reconstruction
-        head = ScoreHead(math.prod((width * 2 ** (stages - 1), side, side)), num_classes, projection,
+        head = ScoreHead(embedding or math.prod((width * 2 ** (stages - 1), side, side)), num_classes, projection,
                          aux_classifier, score=False)
-        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection)
+        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection,
+                         error_exponent=error_exponent)
         dcgan_init(self)
         if spectral_norm:
             apply_spectral_norm(self)

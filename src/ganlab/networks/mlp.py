@@ -131,6 +131,7 @@ class MLPAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: the label joins the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        error_exponent: float = 2.0,  # energy: mean |D(x) - x| ** error_exponent (2: squared, 1: absolute)
         minibatch_std: int = 0,  # in the encoder, before its last layer
     ):
         if not hidden:
@@ -143,6 +144,7 @@ class MLPAutoencoder(AutoencoderDiscriminator):
         decoder = LabelledSequential(*label(), *_stack(widths, norm, 0.0, norm_first=True),
                                      nn.Linear(widths[-1], pixels), nn.Unflatten(1, tuple(image_shape)))
         super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
-                                                     score=False), conditional=label_dim > 0 or projection)
+                                                     score=False), conditional=label_dim > 0 or projection,
+                         error_exponent=error_exponent)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -125,6 +125,7 @@ class PacGANAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: the label joins the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        error_exponent: float = 2.0,  # energy: mean |D(x) - x| ** error_exponent (2: squared, 1: absolute)
     ):
         if not hidden:
             raise ValueError("model.discriminator.hidden must list at least one layer width")
@@ -136,7 +137,8 @@ class PacGANAutoencoder(AutoencoderDiscriminator):
         decoder = LabelledSequential(*label(), *_maxout_stack(widths, pieces, 0),
                                      nn.Linear(widths[-1], size), nn.Unflatten(1, tuple(image_shape)))
         super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
-                                                     score=False), conditional=label_dim > 0 or projection)
+                                                     score=False), conditional=label_dim > 0 or projection,
+                         error_exponent=error_exponent)
         normal_init(self, init_std)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -202,6 +202,7 @@ class ResNetAutoencoder(AutoencoderDiscriminator):
         label_dim: int = 0,  # concat conditioning: label maps join the input and the code
         projection: bool = False,
         aux_classifier: bool = False,
+        error_exponent: float = 2.0,  # energy: mean |D(x) - x| ** error_exponent (2: squared, 1: absolute)
     ):
         channels, height, _ = image_shape
         encoder, downsamplings = resnet_encoder(image_shape, width, norm, num_classes, label_dim)
@@ -211,6 +212,7 @@ class ResNetAutoencoder(AutoencoderDiscriminator):
         layers += [make_norm(norm, width), nn.ReLU(), conv(width, channels, 3)]  # unbounded reconstruction
         code_side = height // 2 ** downsamplings
         head = ScoreHead(width * code_side * code_side, num_classes, projection, aux_classifier, score=False)
-        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection)
+        super().__init__(encoder, LabelledSequential(*layers), head, conditional=label_dim > 0 or projection,
+                         error_exponent=error_exponent)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -13,10 +13,10 @@ reverse KL (the paper's figure beside each) and the run's CPU seconds; the evalu
 way (every `callbacks.metrics.every_n` iterations) go to `results/<benchmark>_trajectory.jsonl`
 with `budget` = the iteration evaluated.
 
-    python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 20000 --trials 3 --workers 2
+    python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 10000 --trials 3 --workers 2
 
 Each run gets niceness 10 (not more, however this script was started). The picture sequence of the unrolled ring's runs:
-`python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_20000 ... --out sequence.png`.
+`python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_10000 ... --out sequence.png`.
 """
 from __future__ import annotations
 
@@ -159,9 +159,9 @@ def write(job: Job, final: dict, cpu: float, points: dict[int, dict[str, float]]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table-iterations", type=int, default=4000, help="PacGAN's Table 1 budget (0: skip)")
-    parser.add_argument("--unrolled-iterations", type=int, default=20000, help="the unrolled ring's budget (0: skip)")
+    parser.add_argument("--unrolled-iterations", type=int, default=10000, help="the unrolled ring's budget (0: skip)")
     parser.add_argument("--table-every", type=int, default=500, help="iterations between evaluations (table)")
-    parser.add_argument("--unrolled-every", type=int, default=2500,
+    parser.add_argument("--unrolled-every", type=int, default=2000,
                         help="iterations between evaluations, pictures and checkpoints (unrolled ring)")
     parser.add_argument("--trials", type=int, default=3, help="trials (seeds 0 .. N-1) per row")
     parser.add_argument("--seeds", type=int, nargs="+", help="these seeds instead of 0 .. trials - 1")

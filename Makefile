@@ -94,10 +94,11 @@ mode-collapse: install  ## PacGAN's Table 1 on the CPU (~25 CPU-minutes); bench/
 	  $(MODE_SWEEPS)/grid $(MODE_SWEEPS)/grid_extra
 
 # make reproduce-2d: PacGAN's Table 1 (GAN, PacGAN2, PacGAN4 on the ring and the grid) and the unrolled ring
-# (k = 5 beside GAN at the same budget), one torch thread per run under nice, two runs side by side, trial 0
-# of every row first; per trial the figures go to results/pacgan_table1.jsonl and results/unrolled_ring.jsonl
-# (the evaluations along the way to results/*_trajectory.jsonl). About 45 CPU-minutes at these budgets.
-REPRO_2D_ARGS ?= --table-iterations 4000 --unrolled-iterations 2000 --trials 3 --workers 2
+# (experiment=unrolled_ring: k = 10 beside the plain GAN at the same budget), one torch thread per run under
+# nice, two runs side by side, trial 0 of every row first; per trial the figures go to
+# results/pacgan_table1.jsonl and results/unrolled_ring.jsonl (the evaluations along the way to
+# results/*_trajectory.jsonl). About 45 CPU-minutes at these budgets (the unrolled ring: about 22).
+REPRO_2D_ARGS ?= --table-iterations 4000 --unrolled-iterations 10000 --trials 3 --workers 2
 reproduce-2d: install  ## PacGAN's Table 1 and the unrolled ring on the CPU, figures to results/ (~45 CPU-minutes)
 	$(PY) bench/reproduce_2d.py $(REPRO_2D_ARGS)
 

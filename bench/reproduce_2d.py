@@ -2,8 +2,9 @@
 
 - `pacgan_table1`: PacGAN's Table 1 (Lin et al. 2018): GAN, PacGAN2, PacGAN4 on the ring and the grid
   (experiment=pacgan_ring / pacgan_grid, +pacgan_row=gan / pacgan2 / pacgan4);
-- `unrolled_ring`: Unrolled GAN's ring (Metz et al. 2017): +pacgan_row=unrolled (k = 5) beside
-  +pacgan_row=gan at the same budget, with checkpoints and pictures along the way.
+- `unrolled_ring`: Unrolled GAN's ring (Metz et al. 2017, Figure 1): experiment=unrolled_ring (the
+  paper's networks, D unrolled k = 10 steps) beside the plain GAN (the same preset with
+  unrolled.steps=0) at the same budget, with checkpoints and pictures along the way.
 
 Every run is `train.py` with one torch thread under `nice -n 10`; `--workers` runs go side by side,
 trial 0 of every row first, then trial 1, and so on, so a cut-short session still has whole trials
@@ -12,10 +13,10 @@ reverse KL (the paper's figure beside each) and the run's CPU seconds; the evalu
 way (every `callbacks.metrics.every_n` iterations) go to `results/<benchmark>_trajectory.jsonl`
 with `budget` = the iteration evaluated.
 
-    python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 2000 --trials 3 --workers 2
+    python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 10000 --trials 3 --workers 2
 
 Each run gets niceness 10 (not more, however this script was started). The picture sequence of the unrolled ring's runs:
-`python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_2000 ... --out sequence.png`.
+`python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_10000 ... --out sequence.png`.
 """
 from __future__ import annotations
 
@@ -35,14 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from mode_table import PUBLISHED  # noqa: E402  (modes, s.e.), (high-quality %, s.e.), (reverse KL, s.e.)
 
-ROW_NAMES = {"gan": "GAN", "pacgan2": "PacGAN2", "pacgan4": "PacGAN4", "unrolled": "Unrolled GAN (k=5)"}
+ROW_NAMES = {"gan": "GAN", "pacgan2": "PacGAN2", "pacgan4": "PacGAN4", "unrolled": "Unrolled GAN (k=10)"}
+# The unrolled ring's rows: the preset and the row's overrides (the plain GAN: no look-ahead)
+UNROLLED_ROWS = {"unrolled": ("experiment=unrolled_ring",), "gan": ("experiment=unrolled_ring", "unrolled.steps=0")}
 PAPER_TABLE = {
     "pacgan_table1": "Lin et al. 2018 (PacGAN), Table 1: mean of 10 trials after 400 epochs (~400k iterations)",
-    "unrolled_ring": "Srivastava et al. 2017 (VEEGAN), Table 1, 2-D ring (other networks and budget): "
-                     "GAN 1 mode, Unrolled GAN 7.6 modes / 35.6% high quality",
+    "unrolled_ring": "Metz et al. 2017 (Unrolled GAN), Figure 1, pictures only (no published figures): the "
+                     "unrolled G (k=10) covers the 8 modes by 25k steps, the plain GAN holds one mode at a time",
 }
-# VEEGAN's Table 1 (the published figures for the unrolled GAN on the ring; other networks and budget)
-VEEGAN_RING = {"gan": {"modes": 1.0}, "unrolled": {"modes": 7.6, "high_quality": 0.356}}
 METRICS = ("modes", "high_quality", "reverse_kl")
 WRITING = threading.Lock()  # one thread appends to results/ at a time
 
@@ -58,19 +59,26 @@ class Job:
 
     @property
     def setting(self) -> str:
-        return f"{self.data} / {ROW_NAMES[self.row]}"
+        networks = " (Metz networks)" if self.benchmark == "unrolled_ring" else ""
+        return f"{self.data}{networks} / {ROW_NAMES[self.row]}"
 
     @property
     def name(self) -> str:
         return f"{self.benchmark}/{self.data}_{self.row}_seed{self.seed}_{self.iterations}"
 
+    @property
+    def preset(self) -> tuple[str, ...]:
+        """The preset and the row's overrides."""
+        if self.benchmark == "unrolled_ring":
+            return UNROLLED_ROWS[self.row]
+        return f"experiment=pacgan_{self.data}", f"+pacgan_row={self.row}"
+
     def arguments(self) -> list[str]:
-        return [f"experiment=pacgan_{self.data}", f"+pacgan_row={self.row}", f"seed={self.seed}",
-                f"iterations={self.iterations}", *self.overrides]
+        return [*self.preset, f"seed={self.seed}", f"iterations={self.iterations}", *self.overrides]
 
     def paper(self, metric: str) -> float | None:
         if self.benchmark == "unrolled_ring":
-            return VEEGAN_RING[self.row].get(metric)
+            return None  # the paper shows pictures, no figures
         (modes, _), (quality, _), (kl, _) = PUBLISHED[self.data][self.row]
         return {"modes": modes, "high_quality": quality / 100, "reverse_kl": kl}[metric]
 
@@ -128,8 +136,8 @@ def run(job: Job, args: argparse.Namespace) -> None:
     final = json.loads((run_dir / "metrics.json").read_text())
     shown = "python train.py " + " ".join(shlex.quote(a) for a in job.arguments())
     common = dict(seed=job.seed, hardware="cpu (1 thread)", budget=job.iterations, command=shown, results_dir=args.results,
-                  config={"experiment": f"pacgan_{job.data}", "pacgan_row": job.row, "iterations": job.iterations,
-                          "paper_table": PAPER_TABLE[job.benchmark]})
+                  config={**dict(a.lstrip("+").split("=", 1) for a in job.preset), "row": job.row,
+                          "iterations": job.iterations, "paper_table": PAPER_TABLE[job.benchmark]})
     with WRITING:
         write(job, final, cpu, trajectory(run_dir), common)
     print(f"done {job.name}: {final['final/modes']:.0f} modes, {100 * final['final/high_quality']:.1f}% HQ, "
@@ -151,9 +159,9 @@ def write(job: Job, final: dict, cpu: float, points: dict[int, dict[str, float]]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table-iterations", type=int, default=4000, help="PacGAN's Table 1 budget (0: skip)")
-    parser.add_argument("--unrolled-iterations", type=int, default=2000, help="the unrolled ring's budget (0: skip)")
+    parser.add_argument("--unrolled-iterations", type=int, default=10000, help="the unrolled ring's budget (0: skip)")
     parser.add_argument("--table-every", type=int, default=500, help="iterations between evaluations (table)")
-    parser.add_argument("--unrolled-every", type=int, default=250,
+    parser.add_argument("--unrolled-every", type=int, default=2000,
                         help="iterations between evaluations, pictures and checkpoints (unrolled ring)")
     parser.add_argument("--trials", type=int, default=3, help="trials (seeds 0 .. N-1) per row")
     parser.add_argument("--seeds", type=int, nargs="+", help="these seeds instead of 0 .. trials - 1")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from PIL import Image
@@ -221,6 +222,40 @@ PAPER_SETTINGS["pacgan_ring"] = {"data._target_": "ganlab.data.mixture.RingDataM
                                  "data.radius": 1.0, "data.sigma": 0.01, **PACGAN_PROTOCOL}
 PAPER_SETTINGS["pacgan_grid"] = {"data._target_": "ganlab.data.mixture.GridDataModule", "data.modes": 25,
                                  "data.radius": 4.0, "data.sigma": 0.05, **PACGAN_PROTOCOL}
+
+ORTHOGONAL_08 = {"_target_": "torch.nn.init.orthogonal_", "_partial_": True, "gain": 0.8}
+RELU = {"_target_": "torch.nn.ReLU", "_partial_": True}
+PAPER_SETTINGS["unrolled_ring"] = {  # Metz et al. 2017, Figure 1 and Appendix A
+    "data._target_": "ganlab.data.mixture.RingDataModule", "data.modes": 8, "data.radius": 2.0, "data.sigma": 0.02,
+    "data.batch_size": 512, "model.latent_dim": 256, "latent._target_": "ganlab.latents.GaussianLatent",
+    "model.generator._target_": "ganlab.networks.MLPGenerator", "model.generator.hidden": [128, 128],
+    "model.generator.norm": None, "model.generator.tanh": False, "model.generator.activation": RELU,
+    "model.generator.weight_init": ORTHOGONAL_08, "model.discriminator._target_": "ganlab.networks.MLPDiscriminator",
+    "model.discriminator.hidden": [128], "model.discriminator.activation": RELU,
+    "model.discriminator.weight_init": ORTHOGONAL_08, "model.discriminator.input_scale": 0.25,
+    "model.discriminator.dropout": 0.0, "loss.objective._target_": "ganlab.losses.NonSaturatingLoss",
+    "unrolled._target_": "ganlab.losses.unrolled.UnrolledLoss", "unrolled.steps": 10,
+    "optim.generator._target_": "torch.optim.Adam", "loss.lr": 1e-4, "loss.betas": [0.5, 0.999],
+    "loss.d_steps_per_g_step": 1, "iterations": 25_000}
+
+
+def test_unrolled_ring_builds_the_papers_networks(tmp_path):
+    """G: 256 -> 128 -> 128 -> 2 with ReLU; D: 2 (scaled by 1/4) -> 128 -> 1 with ReLU; orthogonal weights."""
+    cfg = compose_preset("unrolled_ring", tmp_path)
+    OmegaConf.resolve(cfg)
+    module = build_module(cfg, (2,), 0)
+    g_linears = [m for m in module.generator.modules() if isinstance(m, torch.nn.Linear)]
+    d_linears = [m for m in module.discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert [tuple(m.weight.shape) for m in g_linears] == [(128, 256), (128, 128), (2, 128)]
+    assert [tuple(m.weight.shape) for m in d_linears] == [(128, 2), (1, 128)]
+    relus = [m for m in [*module.generator.modules(), *module.discriminator.modules()] if isinstance(m, torch.nn.ReLU)]
+    assert len(relus) == 3
+    w = g_linears[1].weight.detach()
+    torch.testing.assert_close(w @ w.T, 0.64 * torch.eye(128), atol=1e-5, rtol=0)
+    x = torch.tensor([[4.0, -8.0]])
+    first = d_linears[0]
+    hidden = module.discriminator.body(x)  # ReLU(W x / 4 + b)
+    torch.testing.assert_close(hidden, torch.relu(first(x / 4)))
 
 
 def test_every_paper_preset_has_its_settings_checked():

@@ -1,5 +1,7 @@
 """Every network family: shapes for 28/32/64 and 1/3 channels, G in [-1, 1], D's output contract,
 initialisation, spectral norm, norms, conditioning hooks and clear errors for impossible sizes."""
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -226,3 +228,54 @@ def test_dcgan_autoencoder_embedding_with_labels_and_a_bad_size():
     assert ae(torch.randn(4, 1, 28, 28), torch.arange(4)).score.shape == (4,)
     with pytest.raises(ValueError, match="embedding must be"):
         DCGANAutoencoder((1, 28, 28), width=8, embedding=-1)
+
+
+def test_mlp_activation_is_a_choice():
+    g = MLPGenerator((2,), latent_dim=4, hidden=[8, 8], norm=None, tanh=False, activation=nn.ReLU)
+    d = MLPDiscriminator((2,), hidden=[8], activation=nn.ReLU)
+    assert [type(m) for m in g.net] == [nn.Linear, nn.Identity, nn.ReLU, nn.Linear, nn.Identity, nn.ReLU,
+                                        nn.Linear, nn.Identity]
+    assert sum(isinstance(m, nn.ReLU) for m in d.modules()) == 1
+    assert not any(isinstance(m, nn.LeakyReLU) for m in [*g.modules(), *d.modules()])
+    default = MLPDiscriminator((2,), hidden=[8])
+    assert [m.negative_slope for m in default.modules() if isinstance(m, nn.LeakyReLU)] == [0.2]
+
+
+def test_mlp_weight_init_reaches_every_linear_layer_and_zeroes_the_biases():
+    orthogonal = functools.partial(nn.init.orthogonal_, gain=0.8)
+    g = MLPGenerator((2,), latent_dim=256, hidden=[128, 128], norm=None, tanh=False, weight_init=orthogonal)
+    d = MLPDiscriminator((2,), hidden=[128], weight_init=orthogonal)
+    linears = [m for m in [*g.modules(), *d.modules()] if isinstance(m, nn.Linear)]
+    assert [tuple(m.weight.shape) for m in linears] == [(128, 256), (128, 128), (2, 128), (128, 2), (1, 128)]
+    for m in linears:  # orthogonal rows or columns, scaled by the gain: W W^T (or W^T W) = 0.64 I
+        w = m.weight.detach()
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        torch.testing.assert_close(gram, 0.64 * torch.eye(gram.shape[0]), atol=1e-5, rtol=0)
+        assert torch.count_nonzero(m.bias) == 0
+
+
+def test_mlp_discriminator_input_scale_is_a_fixed_factor_on_the_input():
+    torch.manual_seed(0)
+    plain = MLPDiscriminator((2,), hidden=[8])
+    scaled = MLPDiscriminator((2,), hidden=[8], input_scale=0.25)
+    assert [p.shape for p in scaled.parameters()] == [p.shape for p in plain.parameters()]  # none learned
+    with torch.no_grad():
+        for mine, theirs in zip(scaled.parameters(), plain.parameters()):
+            mine.copy_(theirs)
+    x = torch.randn(5, 2)
+    torch.testing.assert_close(scaled(x).score, plain(x / 4).score)
+    with pytest.raises(ValueError, match="input_scale"):
+        MLPDiscriminator((2,), hidden=[8], input_scale=0.0)
+
+
+def test_mlp_autoencoder_takes_the_discriminators_options():
+    torch.manual_seed(0)
+    options = dict(hidden=[8], activation=nn.ReLU, weight_init=nn.init.orthogonal_, input_scale=0.25)
+    plain = MLPAutoencoder((2,), **{**options, "input_scale": 1.0})
+    scaled = MLPAutoencoder((2,), **options)
+    with torch.no_grad():
+        for mine, theirs in zip(scaled.parameters(), plain.parameters()):
+            mine.copy_(theirs)
+    x = torch.randn(5, 2)
+    assert not any(isinstance(m, nn.LeakyReLU) for m in scaled.modules())
+    torch.testing.assert_close(scaled.encoder(x), plain.encoder(x / 4))  # the encoder reads the scaled point

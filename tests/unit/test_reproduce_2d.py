@@ -18,7 +18,7 @@ spec.loader.exec_module(reproduce_2d)
 
 
 def arguments(**kwargs):
-    defaults = dict(table_iterations=4000, unrolled_iterations=2000, trials=2, table_every=500, unrolled_every=250,
+    defaults = dict(table_iterations=4000, unrolled_iterations=10000, trials=2, table_every=500, unrolled_every=2000,
                     seeds=None, data=["ring", "grid"], rows=["gan", "pacgan2", "pacgan4"], exclude=[])
     return argparse.Namespace(**{**defaults, **kwargs})
 
@@ -31,10 +31,14 @@ def test_jobs_are_trial_major_with_every_row():
         (0, "pacgan_table1", "ring", "pacgan4"), (0, "pacgan_table1", "grid", "gan"),
         (0, "pacgan_table1", "grid", "pacgan2"), (0, "pacgan_table1", "grid", "pacgan4")]
     assert len(jobs) == 16 and {j.seed for j in jobs[8:]} == {1}
-    unrolled = jobs[0]
-    assert unrolled.arguments() == ["experiment=pacgan_ring", "+pacgan_row=unrolled", "seed=0", "iterations=2000",
-                                    "callbacks.metrics.every_n=250", "callbacks.sample_grid.every_n=250",
-                                    "callbacks.checkpoint.every_n=250"]
+    unrolled, plain = jobs[0], jobs[1]
+    assert unrolled.arguments() == ["experiment=unrolled_ring", "seed=0", "iterations=10000",
+                                    "callbacks.metrics.every_n=2000", "callbacks.sample_grid.every_n=2000",
+                                    "callbacks.checkpoint.every_n=2000"]
+    assert plain.arguments()[:2] == ["experiment=unrolled_ring", "unrolled.steps=0"]  # the same budget, no look-ahead
+    assert plain.arguments()[2:] == unrolled.arguments()[1:]
+    assert unrolled.setting == "ring (Metz networks) / Unrolled GAN (k=10)"
+    assert plain.setting == "ring (Metz networks) / GAN"
     assert jobs[2].setting == "ring / GAN" and jobs[7].setting == "grid / PacGAN4"
     assert [j.row for j in reproduce_2d.jobs(arguments(unrolled_iterations=0, trials=1))] == [
         "gan", "pacgan2", "pacgan4"] * 2
@@ -60,7 +64,7 @@ def test_paper_figures_per_row():
     grid_pacgan2 = reproduce_2d.Job("pacgan_table1", "grid", "pacgan2", 0, 10, ())
     assert [grid_pacgan2.paper(m) for m in reproduce_2d.METRICS] == [23.8, pytest.approx(0.913), 0.13]
     unrolled = reproduce_2d.Job("unrolled_ring", "ring", "unrolled", 0, 10, ())
-    assert [unrolled.paper(m) for m in reproduce_2d.METRICS] == [7.6, 0.356, None]
+    assert [unrolled.paper(m) for m in reproduce_2d.METRICS] == [None, None, None]  # Metz et al.: pictures only
 
 
 def test_a_finished_run_writes_its_figures_and_trajectory(tmp_path):

@@ -54,6 +54,16 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def linear_init(module: nn.Module, weight_init: Callable[[Tensor], object]) -> None:
+    """`weight_init` (an in-place initialiser such as nn.init.orthogonal_) on every linear weight, every
+    linear bias 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            weight_init(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral normalisation (Miyato et al. 2018) on every convolution, linear layer and embedding."""
     for m in list(module.modules()):
@@ -114,6 +124,20 @@ class ConditionalBatchNorm2d(nn.Module):
 
     def forward(self, h: Tensor, y: Tensor) -> Tensor:
         return self.norm(h) * self.scale(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+class Scale(nn.Module):
+    """x -> factor * x: a fixed (not learned) input scale."""
+
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = checks.positive(factor, "input_scale")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor:g}"
 
 
 class LabelledSequential(nn.Sequential):

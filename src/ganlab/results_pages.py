@@ -184,34 +184,40 @@ def render_results(records: Sequence[Record], results_dir: Path = RESULTS_DIR) -
 TRAJECTORY = "_trajectory"  # a benchmark of evaluations along training (its budget: the iteration evaluated)
 
 
+REPRODUCES = re.compile(r"^Reproduces: ", re.MULTILINE)  # in results/<benchmark>.md: the paper it reproduces
+
+
 def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_DIR) -> str:
-    """docs/reproductions.md: the rows that have a published figure, the paper's beside ganlab's."""
+    """docs/reproductions.md: every benchmark that reproduces a paper (a row with a published figure, or
+    a `Reproduces:` line in its results/<benchmark>.md), all its rows, the paper's figure beside
+    ganlab's where the paper gives one."""
     lines = [HEADER.format(regenerate=REGENERATE, title="Reproductions", text=(
-        "Published figures beside ganlab's, for every measured row that has one: the paper's value, "
-        "ganlab's mean +- sample standard deviation over `n` seeds (or trials), the budget in generator "
-        "iterations and the command. Each section says how the protocol differs from the paper's; "
-        "budgets far below a paper's measure early training, not the paper's result. All measured "
-        f"rows: [Results](results.md). Generated from `results/` by `{REGENERATE}`."))]
-    unpublished = []  # benchmarks with a text of their own but no published figure: linked at the end
+        "Published figures beside ganlab's: the paper's value (`-` where the paper gives no number, e.g. "
+        "only pictures, or the row is a cost), ganlab's mean +- sample standard deviation over `n` seeds "
+        "(or trials), the budget in generator iterations and the command. Each section says how the "
+        "protocol differs from the paper's; budgets far below a paper's measure early training, not the "
+        f"paper's result. All measured rows: [Results](results.md). Generated from `results/` by `{REGENERATE}`."))]
+    others = []  # benchmarks that reproduce no paper: linked at the end
     for benchmark, group in _benchmarks(records).items():
-        rows = [row for row in aggregate(group) if row.paper is not None]
-        if not rows or benchmark.endswith(TRAJECTORY):
-            if (results_dir / f"{benchmark}.md").is_file() and not benchmark.endswith(TRAJECTORY):
-                unpublished.append(_intro(results_dir, benchmark)[0])
+        if benchmark.endswith(TRAJECTORY):
             continue
         title, text = _intro(results_dir, benchmark)
+        rows = aggregate(group)
+        if not any(row.paper is not None for row in rows) and not REPRODUCES.search(text):
+            if (results_dir / f"{benchmark}.md").is_file():
+                others.append(title)
+            continue
         lines += ["", f"## {title}", ""]
         if text:
             lines += [text, ""]
         lines += _table(["setting", "metric", "paper", "ganlab", "n", "budget", "hardware"],
-                        [[row.setting, row.metric, f"{row.paper:g}", format_value(row.mean, row.sd), str(row.n),
-                          _budget(row.budget), ", ".join(row.hardware) or "-"] for row in rows])
+                        [[row.setting, row.metric, "-" if row.paper is None else f"{row.paper:g}",
+                          format_value(row.mean, row.sd), str(row.n), _budget(row.budget),
+                          ", ".join(row.hardware) or "-"] for row in rows])
         lines += _commands_block(rows)
-    if unpublished:
-        lines += ["", "## Without a published figure", "",
-                  "Reproductions of a paper's behaviour for which the paper gives no number to compare with: "
-                  "their measured rows are on the [Results](results.md) page.", ""]
-        lines += [f"- [{title}](results.md#{_anchor(title)})" for title in unpublished]
+    if others:
+        lines += ["", "## Other measurements", "", "Benchmarks of ganlab itself, on the [Results](results.md) page:", ""]
+        lines += [f"- [{title}](results.md#{_anchor(title)})" for title in others]
     return "\n".join(lines).rstrip() + "\n"
 
 

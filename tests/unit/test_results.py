@@ -59,12 +59,23 @@ def test_pages_show_rows_and_papers(tmp_path):
     assert "| ring / GAN | modes | 7.0 +- 1.4 | 2 | 10 | 6.3 |" in pages["results.md"]
     assert "python train.py seed=S" in pages["results.md"]
     assert "| ring / GAN | modes | 6.3 | 7.0 +- 1.4 | 2 | 10 |" in pages["reproductions.md"]
-    assert "cpu_minutes" not in pages["reproductions.md"]  # no published figure: results page only
+    assert "| ring / GAN | cpu_minutes | - | 1.5 | 1 | 10 |" in pages["reproductions.md"]  # the paper gives none
     docs = tmp_path / "docs"
     assert main(["render", "--results", str(results), "--docs", str(docs)]) == 0
     assert stale_pages(results, docs) == []
     record("toy", "ring / GAN", "modes", 9.0, seed=2, budget=10, results_dir=results)
     assert main(["render", "--check", "--results", str(results), "--docs", str(docs)]) == 1
+
+
+def test_a_benchmark_reproduces_a_paper_with_a_figure_or_a_reproduces_line(tmp_path):
+    results = tmp_path / "results"
+    for benchmark in ("pictures", "speed"):
+        record(benchmark, "ring / GAN", "modes", 8.0, seed=0, budget=10, results_dir=results)
+    (results / "pictures.md").write_text("# Pictures only\n\nReproduces: Figure 1 of a paper (no numbers).\n")
+    (results / "speed.md").write_text("# Speed\n\nganlab's own throughput.\n")
+    page = render(results)["reproductions.md"]
+    assert "## Pictures only" in page and "| ring / GAN | modes | - | 8 | 1 | 10 |" in page
+    assert "## Speed" not in page and "- [Speed](results.md#speed)" in page
 
 
 def test_load_names_a_bad_line(tmp_path):

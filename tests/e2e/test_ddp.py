@@ -14,6 +14,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+# two training processes per test (~25 s in all): the slow tier; the same arithmetic in-process in the default
+# tier: tests/unit/test_distributed.py
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 TINY_DDP = [

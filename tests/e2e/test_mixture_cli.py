@@ -8,6 +8,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from .test_train_cli import run_script
@@ -16,6 +17,7 @@ SMALL = ["trainer=cpu", "++trainer.enable_progress_bar=false", "data.size=1000",
          "model.generator.hidden=[16,16]", "model.discriminator.hidden=[16,16]", "model.discriminator.pieces=2"]
 
 
+@pytest.mark.slow  # ~20 s; in the default tier: tests/unit/test_mixtures.py and the presets' tiny runs
 def test_ring_with_pacgan_writes_the_mode_measures_and_the_picture(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

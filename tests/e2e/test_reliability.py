@@ -318,6 +318,7 @@ def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+@pytest.mark.slow  # concurrent processes (~25 s); the claim itself: tests/unit/test_run_dirs.py
 def test_no_run_writes_into_another_runs_directory(tmp_path):
     args = [*TINY, "iterations=2", "logger=none"]
     # Two runs wanting the same default directory at once (as two runs started in the same second do:

@@ -64,6 +64,7 @@ def test_tensorboard_scalars_count_generator_iterations(tmp_path):
     assert [e.step for e in events.Images("samples")] == [3]
 
 
+@pytest.mark.slow  # ~22 s; the default tier's resume equality: test_reliability's SIGTERM case
 def test_resume_equals_straight_run(tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
     common = ["callbacks.checkpoint.every_n=1000", "callbacks.sample_grid.every_n=1000", "data.batch_size=64"]
@@ -85,6 +86,7 @@ def test_resume_equals_straight_run(tmp_path):
     assert sorted(e.step for e in events.Scalars("loss/g")) == list(range(1, 41))
 
 
+@pytest.mark.slow  # ~25 s; sample.py as a command in the default tier: tests/e2e/test_conditional_cli.py
 def test_sample_writes_npz_pngs_and_grids(tmp_path):
     run_dir = tmp_path / "run"
     train(run_dir, "iterations=2")

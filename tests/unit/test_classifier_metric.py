@@ -243,6 +243,7 @@ def evaluate_real_digits(split, cache: Path, out: Path, devices: int) -> list[di
     return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in range(devices)]
 
 
+@pytest.mark.slow  # two processes (~14 s)
 def test_two_processes_score_like_one(fitted, tmp_path):
     """Under DDP rank 0 reads the classifier and every rank gets its weights and report; each rank
     generates every second image and the scores are those of all images together (the same as one

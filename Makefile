@@ -48,7 +48,7 @@ train: install  ## quick start: a DCGAN on scikit-learn's digits, CPU, a few min
 # runs them in this process (as a plain `pytest` does), e.g. to debug one test with -x --pdb.
 TEST_WORKERS ?= auto
 TEST_RUN := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
-test: install  ## the test suite (about 3 minutes on 2 CPU cores)
+test: install  ## the test suite (about 3.5 minutes on 2 CPU cores)
 	$(TEST_RUN)
 
 test-slow: install  ## the slow tier: the full cross products, the wheel, the whole gpu-check (CI runs it too)

@@ -23,7 +23,6 @@ import pytorch_lightning as pl
 import torch
 
 from ganlab.callbacks.graceful_stop import GracefulStop
-from ganlab.losses import NonSaturatingLoss
 
 from helpers.files import write_images
 
@@ -59,35 +58,6 @@ def saved(path: Path) -> dict:
 
 
 # --- helpers that run inside train.py ----------------------------------------------------------
-
-class NaNLossAt(NonSaturatingLoss):
-    """The GAN loss, except that D's loss is NaN at discriminator step `step` (selected with
-    loss.objective._target_=e2e.test_reliability.NaNLossAt +loss.objective.step=K)."""
-
-    def __init__(self, step: int, **kwargs):
-        super().__init__(**kwargs)
-        self.step, self.calls = step, 0
-
-    def discriminator_loss(self, real, fake):
-        self.calls += 1
-        loss = super().discriminator_loss(real, fake)
-        return loss * float("nan") if self.calls == self.step else loss
-
-
-class ExplodingLossAt(NonSaturatingLoss):
-    """The GAN loss, except that D's loss is multiplied by 1e9 (finite, far beyond
-    divergence.max_abs_loss) at discriminator step `step`: a run exploding as a huge learning rate
-    makes it explode."""
-
-    def __init__(self, step: int, **kwargs):
-        super().__init__(**kwargs)
-        self.step, self.calls = step, 0
-
-    def discriminator_loss(self, real, fake):
-        self.calls += 1
-        loss = super().discriminator_loss(real, fake)
-        return loss * 1e9 if self.calls == self.step else loss
-
 
 class PauseAt(pl.Callback):
     """At the end of generator iteration `at`, flushes the loggers (as a long run's writers do from time
@@ -159,7 +129,7 @@ def background(tmp_path_factory):
     runs["corrupt_images_skipped"] = command("train.py", *FOLDER, f"hydra.run.dir={tmp / 'skipped_run'}",
                                              f"data.root={tmp / 'skipped'}", "iterations=2")
     runs["divergence"] = command("train.py", *TINY, f"hydra.run.dir={tmp / 'diverged'}", "iterations=10",
-                                 "loss.objective._target_=e2e.test_reliability.NaNLossAt", "+loss.objective.step=5",
+                                 "loss.objective._target_=helpers.NaNLossAt", "+loss.objective.step=5",
                                  "callbacks.checkpoint.every_n=2")
     pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
     futures = {name: pool.submit(run, args) for name, args in runs.items()}
@@ -396,7 +366,7 @@ def test_an_exploding_run_stops_as_a_nan_run_does(tmp_path):
     from ganlab.divergence import DivergenceError
 
     exploding = ["iterations=10", "callbacks.checkpoint.every_n=2", "callbacks.sample_grid.every_n=1",
-                 "loss.objective._target_=e2e.test_reliability.ExplodingLossAt", "+loss.objective.step=5"]
+                 "loss.objective._target_=helpers.ExplodingLossAt", "+loss.objective.step=5"]
     with pytest.raises(DivergenceError) as error:
         train_here(tmp_path / "run", *exploding)
     message = str(error.value)

@@ -10,23 +10,9 @@ from torch import nn
 
 from ganlab.callbacks.iteration_checkpoint import IterationCheckpoint
 from ganlab.divergence import DivergenceError, all_finite
-from ganlab.losses import NonSaturatingLoss
 from ganlab.step import StepPart
 
-from helpers import fit_module, make_toy_module
-
-
-class NaNLossAt(NonSaturatingLoss):
-    """The GAN loss, except that D's loss is NaN at discriminator step `step` (1-based)."""
-
-    def __init__(self, step: int):
-        super().__init__()
-        self.step, self.calls = step, 0
-
-    def discriminator_loss(self, real, fake):
-        self.calls += 1
-        loss = super().discriminator_loss(real, fake)
-        return loss * math.nan if self.calls == self.step else loss
+from helpers import NaNLossAt, fit_module, make_toy_module
 
 
 class InfWeightAt(StepPart):

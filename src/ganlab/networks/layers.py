@@ -54,9 +54,11 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def linear_init(module: nn.Module, weight_init: Callable[[Tensor], object]) -> None:
+def linear_init(module: nn.Module, weight_init: Callable[[Tensor], object] | None) -> None:
     """`weight_init` (an in-place initialiser such as nn.init.orthogonal_) on every linear weight, every
-    linear bias 0."""
+    linear bias 0; None: PyTorch's default initialisation is kept."""
+    if weight_init is None:
+        return
     for m in module.modules():
         if isinstance(m, nn.Linear):
             weight_init(m.weight)

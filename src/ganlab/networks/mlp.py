@@ -94,8 +94,7 @@ class MLPGenerator(Generator):
         layers = _stack([latent_dim + label_dim, *hidden], norm, 0.0, False, activation)
         self.net = nn.Sequential(*layers, nn.Linear(hidden[-1], math.prod(image_shape)),
                                  nn.Tanh() if tanh else nn.Identity())
-        if weight_init is not None:
-            linear_init(self, weight_init)
+        linear_init(self, weight_init)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if self.label is not None:
@@ -144,8 +143,7 @@ class MLPDiscriminator(FlatDiscriminator):
             *_input_layers(image_shape, input_scale, num_classes, label_dim),
             *_critic_stack([math.prod(image_shape) + label_dim, *hidden], norm, dropout, minibatch_std, activation))
         self.head = ScoreHead(hidden[-1], num_classes, projection, aux_classifier)
-        if weight_init is not None:
-            linear_init(self, weight_init)
+        linear_init(self, weight_init)
         if spectral_norm:
             apply_spectral_norm(self)
 
@@ -185,7 +183,6 @@ class MLPAutoencoder(AutoencoderDiscriminator):
         super().__init__(encoder, decoder, ScoreHead(hidden[-1], num_classes, projection, aux_classifier,
                                                      score=False), conditional=label_dim > 0 or projection,
                          error_exponent=error_exponent)
-        if weight_init is not None:
-            linear_init(self, weight_init)
+        linear_init(self, weight_init)
         if spectral_norm:
             apply_spectral_norm(self)

@@ -76,11 +76,14 @@ class Job:
     def arguments(self) -> list[str]:
         return [*self.preset, f"seed={self.seed}", f"iterations={self.iterations}", *self.overrides]
 
-    def paper(self, metric: str) -> float | None:
+    def paper(self, metric: str) -> dict[str, float | None]:
+        """The published figure of `metric` and its standard error (the record's `paper`, `paper_se`)."""
         if self.benchmark == "unrolled_ring":
-            return None  # the paper shows pictures, no figures
-        (modes, _), (quality, _), (kl, _) = PUBLISHED[self.data][self.row]
-        return {"modes": modes, "high_quality": quality / 100, "reverse_kl": kl}[metric]
+            return {"paper": None, "paper_se": None}  # the paper shows pictures, no figures
+        (modes, modes_se), (quality, quality_se), (kl, kl_se) = PUBLISHED[self.data][self.row]
+        figure, se = {"modes": (modes, modes_se), "high_quality": (quality / 100, quality_se / 100),
+                      "reverse_kl": (kl, kl_se)}[metric]
+        return {"paper": figure, "paper_se": se}
 
 
 def jobs(args: argparse.Namespace) -> list[Job]:
@@ -148,7 +151,7 @@ def write(job: Job, final: dict, cpu: float, points: dict[int, dict[str, float]]
     from ganlab.results import record
 
     for metric in METRICS:
-        record(job.benchmark, job.setting, metric, final[f"final/{metric}"], paper=job.paper(metric), **common)
+        record(job.benchmark, job.setting, metric, final[f"final/{metric}"], **job.paper(metric), **common)
     record(job.benchmark, job.setting, "cpu_seconds", cpu, **common)
     for step, values in sorted(points.items()):
         for metric, value in values.items():

@@ -14,6 +14,7 @@ A record:
     command    the shell command that reproduces the run
     config     the values that define the setting (Hydra overrides or benchmark flags)
     paper      the published figure for this setting and metric, or None
+    paper_se   the published figure's standard error, where the paper gives one
     hardware   a class of machine, e.g. "cpu (1 thread)", "cuda: NVIDIA H100 80GB HBM3"
     version    ganlab's version and, in a git checkout, its commit
     date       ISO date of the measurement
@@ -47,6 +48,7 @@ class Record:
     command: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
     paper: float | None = None
+    paper_se: float | None = None
     hardware: str = ""
     version: str = ""
     date: str = ""

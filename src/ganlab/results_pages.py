@@ -8,7 +8,8 @@
 A benchmark is the file `results/<benchmark>.jsonl`; its optional text `results/<benchmark>.md` (a
 `# Title` line, then what the benchmark measures and how it differs from the paper) heads its section.
 Records of one (setting, metric, budget) are one row: mean +- sample standard deviation over their
-seeds, n, the published figure, the hardware classes and dates, and the commands that reproduce them.
+seeds, n, the published figure (+- its standard error where the paper gives one), the hardware classes
+and dates, and the commands that reproduce them.
 `docs/results.md` has every benchmark; `docs/reproductions.md` the rows that have a published figure.
 """
 from __future__ import annotations
@@ -43,9 +44,15 @@ class Row:
     sd: float | None  # sample standard deviation over the seeds; None for a single figure
     n: int
     paper: float | None
+    paper_se: float | None  # the published figure's standard error, where the paper gives one
     hardware: tuple[str, ...]
     dates: tuple[str, ...]
     commands: tuple[str, ...]
+
+    @property
+    def se(self) -> float | None:
+        """The standard error of the mean: sd / sqrt(n) (None for a single figure)."""
+        return None if self.sd is None else self.sd / math.sqrt(self.n)
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
@@ -74,8 +81,9 @@ def aggregate(records: Iterable[Record]) -> list[Row]:
             mean, sd = mean_sd([entry.value for entry in group])
             n = len(group)
         papers = [entry.paper for entry in group if entry.paper is not None]
+        paper_ses = [entry.paper_se for entry in group if entry.paper_se is not None]
         rows.append(Row(setting=setting, metric=metric, budget=budget, mean=mean, sd=sd, n=n,
-                        paper=papers[0] if papers else None,
+                        paper=papers[0] if papers else None, paper_se=paper_ses[0] if paper_ses else None,
                         hardware=tuple(dict.fromkeys(e.hardware for e in group if e.hardware)),
                         dates=tuple(sorted({e.date for e in group if e.date})),
                         commands=tuple(dict.fromkeys(e.command for e in group if e.command))))
@@ -91,6 +99,18 @@ def format_value(mean: float, sd: float | None = None) -> str:
         return f"{mean:.4g}" + (" +- 0" if sd == 0 else "")
     decimals = max(0, 1 - math.floor(math.log10(abs(sd))))
     return f"{mean:.{decimals}f} +- {sd:.{decimals}f}"
+
+
+def format_paper(row: Row) -> str:
+    """The published figure as the paper prints it, `6.3 +- 0.5` with its standard error; `-` for none."""
+    if row.paper is None:
+        return "-"
+    return f"{row.paper:g}" if row.paper_se is None else f"{row.paper:g} +- {row.paper_se:g}"
+
+
+def format_se(se: float | None) -> str:
+    """A standard error to two significant digits; `-` for none."""
+    return "-" if se is None or math.isnan(se) else f"{se:.2g}"
 
 
 def _budget(budget: int | None) -> str:
@@ -175,7 +195,7 @@ def render_results(records: Sequence[Record], results_dir: Path = RESULTS_DIR) -
         lines += [f"`results/{benchmark}.jsonl`", ""]
         lines += _table(["setting", "metric", "mean +- sd", "n", "budget", "paper", "hardware", "measured"],
                         [[row.setting, row.metric, format_value(row.mean, row.sd), str(row.n), _budget(row.budget),
-                          "-" if row.paper is None else f"{row.paper:g}", ", ".join(row.hardware) or "-",
+                          format_paper(row), ", ".join(row.hardware) or "-",
                           _dates(row.dates)] for row in rows])
         lines += _commands_block(rows)
     return "\n".join(lines).rstrip() + "\n"
@@ -192,11 +212,13 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
     a `Reproduces:` line in its results/<benchmark>.md), all its rows, the paper's figure beside
     ganlab's where the paper gives one."""
     lines = [HEADER.format(regenerate=REGENERATE, title="Reproductions", text=(
-        "Published figures beside ganlab's: the paper's value (`-` where the paper gives no number, e.g. "
-        "only pictures, or the row is a cost), ganlab's mean +- sample standard deviation over `n` seeds "
-        "(or trials), the budget in generator iterations and the command. Each section says how the "
-        "protocol differs from the paper's; budgets far below a paper's measure early training, not the "
-        f"paper's result. All measured rows: [Results](results.md). Generated from `results/` by `{REGENERATE}`."))]
+        "Published figures beside ganlab's: the paper's value (+- its standard error where the paper gives "
+        "one; `-` where the paper gives no number, e.g. only pictures, or the row is a cost), ganlab's mean +- "
+        "sample standard deviation over `n` seeds (or trials) and the standard error of that mean (sd / "
+        "sqrt(n)), the budget in generator iterations and the command. Within a section the rows at the "
+        "largest budget come first. Each section says how the protocol differs from the paper's; budgets far "
+        "below a paper's measure early training, not the paper's result. All measured rows: "
+        f"[Results](results.md). Generated from `results/` by `{REGENERATE}`."))]
     others = []  # benchmarks that reproduce no paper: linked at the end
     for benchmark, group in _benchmarks(records).items():
         if benchmark.endswith(TRAJECTORY):
@@ -210,10 +232,10 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
         lines += ["", f"## {title}", ""]
         if text:
             lines += [text, ""]
-        lines += _table(["setting", "metric", "paper", "ganlab", "n", "budget", "hardware"],
-                        [[row.setting, row.metric, "-" if row.paper is None else f"{row.paper:g}",
-                          format_value(row.mean, row.sd), str(row.n), _budget(row.budget),
-                          ", ".join(row.hardware) or "-"] for row in rows])
+        headline_first = sorted(rows, key=lambda row: -(row.budget or 0))  # stable: the records' order within a budget
+        lines += _table(["setting", "metric", "paper", "ganlab", "s.e.", "n", "budget", "hardware"],
+                        [[row.setting, row.metric, format_paper(row), format_value(row.mean, row.sd), format_se(row.se),
+                          str(row.n), _budget(row.budget), ", ".join(row.hardware) or "-"] for row in headline_first])
         lines += _commands_block(rows)
     if others:
         lines += ["", "## Other measurements", "", "Benchmarks of ganlab itself, on the [Results](results.md) page:", ""]

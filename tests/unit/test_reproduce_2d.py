@@ -62,9 +62,11 @@ def test_the_command_trains_the_job_niced(tmp_path):
 
 def test_paper_figures_per_row():
     grid_pacgan2 = reproduce_2d.Job("pacgan_table1", "grid", "pacgan2", 0, 10, ())
-    assert [grid_pacgan2.paper(m) for m in reproduce_2d.METRICS] == [23.8, pytest.approx(0.913), 0.13]
+    assert [grid_pacgan2.paper(m) for m in reproduce_2d.METRICS] == [  # Lin et al.: mean +- s.e. of 10 trials
+        {"paper": 23.8, "paper_se": 0.7}, {"paper": pytest.approx(0.913), "paper_se": pytest.approx(0.008)},
+        {"paper": 0.13, "paper_se": 0.04}]
     unrolled = reproduce_2d.Job("unrolled_ring", "ring", "unrolled", 0, 10, ())
-    assert [unrolled.paper(m) for m in reproduce_2d.METRICS] == [None, None, None]  # Metz et al.: pictures only
+    assert [unrolled.paper(m) for m in reproduce_2d.METRICS] == [{"paper": None, "paper_se": None}] * 3  # pictures only
 
 
 def test_a_finished_run_writes_its_figures_and_trajectory(tmp_path):
@@ -75,9 +77,9 @@ def test_a_finished_run_writes_its_figures_and_trajectory(tmp_path):
     reproduce_2d.write(job, final, 88.5, {2000: {"modes": 6.0, "high_quality": 0.5, "reverse_kl": math.nan},
                                           4000: {"modes": 7.0, "high_quality": 0.81, "reverse_kl": 0.1}}, common)
     records = [json.loads(line) for line in (tmp_path / "pacgan_table1.jsonl").read_text().splitlines()]
-    assert [(r["metric"], r["value"], r["paper"]) for r in records] == [
-        ("modes", 7.0, 7.9), ("high_quality", 0.81, pytest.approx(0.956)), ("reverse_kl", 0.1, 0.07),
-        ("cpu_seconds", 88.5, None)]
+    assert [(r["metric"], r["value"], r["paper"], r["paper_se"]) for r in records] == [
+        ("modes", 7.0, 7.9, 0.1), ("high_quality", 0.81, pytest.approx(0.956), pytest.approx(0.02)),
+        ("reverse_kl", 0.1, 0.07, 0.03), ("cpu_seconds", 88.5, None, None)]
     assert {(r["setting"], r["seed"], r["budget"]) for r in records} == {("ring / PacGAN2", 1, 4000)}
     steps = [json.loads(line) for line in (tmp_path / "pacgan_table1_trajectory.jsonl").read_text().splitlines()]
     assert [(r["budget"], r["metric"]) for r in steps][:3] == [(2000, "modes"), (2000, "high_quality"),

@@ -58,13 +58,31 @@ def test_pages_show_rows_and_papers(tmp_path):
     assert "## A toy benchmark" in pages["results.md"] and "What it measures." in pages["results.md"]
     assert "| ring / GAN | modes | 7.0 +- 1.4 | 2 | 10 | 6.3 |" in pages["results.md"]
     assert "python train.py seed=S" in pages["results.md"]
-    assert "| ring / GAN | modes | 6.3 | 7.0 +- 1.4 | 2 | 10 |" in pages["reproductions.md"]
-    assert "| ring / GAN | cpu_minutes | - | 1.5 | 1 | 10 |" in pages["reproductions.md"]  # the paper gives none
+    assert "| ring / GAN | modes | 6.3 | 7.0 +- 1.4 | 1 | 2 | 10 |" in pages["reproductions.md"]  # s.e. 1.414 / sqrt(2)
+    assert "| ring / GAN | cpu_minutes | - | 1.5 | - | 1 | 10 |" in pages["reproductions.md"]  # the paper gives none
     docs = tmp_path / "docs"
     assert main(["render", "--results", str(results), "--docs", str(docs)]) == 0
     assert stale_pages(results, docs) == []
     record("toy", "ring / GAN", "modes", 9.0, seed=2, budget=10, results_dir=results)
     assert main(["render", "--check", "--results", str(results), "--docs", str(docs)]) == 1
+
+
+def test_reproductions_show_standard_errors_and_the_largest_budget_first(tmp_path):
+    results = tmp_path / "results"
+    record("toy", "ring / GAN", "modes", 5.0, seed=0, budget=200, paper=6.3, paper_se=0.5, hardware="cpu",
+           results_dir=results)
+    for seed, value in enumerate([6.0, 7.0, 8.0, 7.0]):
+        record("toy", "ring / GAN", "modes", value, seed=seed, budget=30000, paper=6.3, paper_se=0.5, hardware="cpu",
+               results_dir=results)
+    record("toy", "ring / GAN", "reverse_kl", 0.4, seed=0, budget=30000, paper=0.45, hardware="cpu",
+           results_dir=results)
+    page = render(results)["reproductions.md"]
+    table = [line for line in page.splitlines() if line.startswith("| ring / GAN")]
+    # sd of 6, 7, 8, 7 is 0.8165; its standard error 0.8165 / sqrt(4) = 0.41; a paper figure without one stays bare
+    assert table == ["| ring / GAN | modes | 6.3 +- 0.5 | 7.00 +- 0.82 | 0.41 | 4 | 30,000 | cpu |",
+                     "| ring / GAN | reverse_kl | 0.45 | 0.4 | - | 1 | 30,000 | cpu |",
+                     "| ring / GAN | modes | 6.3 +- 0.5 | 5 | - | 1 | 200 | cpu |"]
+    assert "| ring / GAN | modes | 7.00 +- 0.82 | 4 | 30,000 | 6.3 +- 0.5 |" in render(results)["results.md"]
 
 
 def test_a_benchmark_reproduces_a_paper_with_a_figure_or_a_reproduces_line(tmp_path):
@@ -74,7 +92,7 @@ def test_a_benchmark_reproduces_a_paper_with_a_figure_or_a_reproduces_line(tmp_p
     (results / "pictures.md").write_text("# Pictures only\n\nReproduces: Figure 1 of a paper (no numbers).\n")
     (results / "speed.md").write_text("# Speed\n\nganlab's own throughput.\n")
     page = render(results)["reproductions.md"]
-    assert "## Pictures only" in page and "| ring / GAN | modes | - | 8 | 1 | 10 |" in page
+    assert "## Pictures only" in page and "| ring / GAN | modes | - | 8 | - | 1 | 10 |" in page
     assert "## Speed" not in page and "- [Speed](results.md#speed)" in page
 
 

@@ -8,7 +8,7 @@
 A benchmark is the file `results/<benchmark>.jsonl`; its optional text `results/<benchmark>.md` (a
 `# Title` line, then what the benchmark measures and how it differs from the paper) heads its section.
 Records of one (setting, metric, budget) are one row: mean +- sample standard deviation over their
-seeds, n, the published figure (+- its standard error where the paper gives one), the hardware classes
+seeds (NaN figures left out; n/a when all are NaN), n, the published figure (+- its standard error where the paper gives one), the hardware classes
 and dates, and the commands that reproduce them.
 `docs/results.md` has every benchmark; `docs/reproductions.md` the rows that have a published figure.
 """
@@ -77,9 +77,10 @@ def aggregate(records: Iterable[Record]) -> list[Row]:
     for (setting, metric, budget, summary), group in groups.items():
         if summary is not None:
             mean, sd, n = group[0].value, group[0].sd, int(group[0].n)
-        else:
-            mean, sd = mean_sd([entry.value for entry in group])
-            n = len(group)
+        else:  # a NaN figure (e.g. the reverse KL of a trial with no point near a mode) counts in no mean
+            finite = [entry.value for entry in group if not math.isnan(entry.value)]
+            mean, sd = mean_sd(finite) if finite else (math.nan, None)
+            n = len(finite) if finite else len(group)
         papers = [entry.paper for entry in group if entry.paper is not None]
         paper_ses = [entry.paper_se for entry in group if entry.paper_se is not None]
         rows.append(Row(setting=setting, metric=metric, budget=budget, mean=mean, sd=sd, n=n,
@@ -214,7 +215,8 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
     lines = [HEADER.format(regenerate=REGENERATE, title="Reproductions", text=(
         "Published figures beside ganlab's: the paper's value (+- its standard error where the paper gives "
         "one; `-` where the paper gives no number, e.g. only pictures, or the row is a cost), ganlab's mean +- "
-        "sample standard deviation over `n` seeds (or trials) and the standard error of that mean (sd / "
+        "sample standard deviation over `n` seeds (or trials; a NaN figure, e.g. the reverse KL of a trial with no "
+        "point near a mode, counts in neither) and the standard error of that mean (sd / "
         "sqrt(n)), the budget in generator iterations and the command. Within a section the rows at the "
         "largest budget come first. Each section says how the protocol differs from the paper's; budgets far "
         "below a paper's measure early training, not the paper's result. All measured rows: "

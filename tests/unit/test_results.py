@@ -46,6 +46,16 @@ def test_aggregate_groups_by_setting_metric_budget(tmp_path):
     assert rows[1].sd is None and rows[2].mean == 5.0 and rows[2].sd == 0.5
 
 
+def test_a_nan_figure_counts_in_no_mean(tmp_path):
+    for seed, value in enumerate([0.2, math.nan, 0.4]):
+        record("b", "s", "reverse_kl", value, seed=seed, budget=100, results_dir=tmp_path)
+    for seed in range(2):
+        record("b", "s", "reverse_kl", math.nan, seed=seed, budget=200, results_dir=tmp_path)
+    some, none = aggregate(load([tmp_path]))
+    assert (some.mean, some.n) == (pytest.approx(0.3), 2) and some.sd == pytest.approx(math.sqrt(0.02))
+    assert math.isnan(none.mean) and none.sd is None and none.n == 2 and format_value(none.mean, none.sd) == "n/a"
+
+
 def test_pages_show_rows_and_papers(tmp_path):
     results = tmp_path / "results"
     record("toy", "ring / GAN", "modes", 6.0, seed=0, budget=10, paper=6.3, command="python train.py seed=0",

@@ -1,17 +1,12 @@
 """bench/paper_runs.py: what one finished run writes to results/ (its final figures, CPU time and the
 trajectories of the TensorBoard tags asked for), and the reading of those tags."""
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "paper_runs.py"
-spec = importlib.util.spec_from_file_location("paper_runs", SCRIPT)
-paper_runs = importlib.util.module_from_spec(spec)
-sys.modules["paper_runs"] = paper_runs
-spec.loader.exec_module(paper_runs)
+from helpers.scripts import bench_script
+
+paper_runs = bench_script("paper_runs")
 
 
 def lines(path):

@@ -1,14 +1,11 @@
 """bench/quality_table.py: a sweep summary -> the markdown table of `make quality` (mean +- std
 over seeds per loss x conditioning, wall time from the job's files, failed jobs listed)."""
 import csv
-import importlib.util
 import os
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "quality_table.py"
-spec = importlib.util.spec_from_file_location("quality_table", SCRIPT)
-quality_table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(quality_table)
+from helpers.scripts import bench_script
+
+quality_table = bench_script("quality_table")
 
 
 def job(tmp_path, number, overrides, status="completed", seconds=10.0, **metrics):

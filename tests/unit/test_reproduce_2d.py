@@ -2,7 +2,6 @@
 what one finished run writes to results/ (its final figures beside the paper's, its CPU time, its
 trajectory)."""
 import argparse
-import importlib.util
 import json
 import math
 import sys
@@ -10,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "reproduce_2d.py"
-spec = importlib.util.spec_from_file_location("reproduce_2d", SCRIPT)
-reproduce_2d = importlib.util.module_from_spec(spec)
-sys.modules["reproduce_2d"] = reproduce_2d  # dataclasses look their module up
-spec.loader.exec_module(reproduce_2d)
+from helpers.scripts import bench_script
+
+reproduce_2d = bench_script("reproduce_2d")
 
 
 def arguments(**kwargs):
@@ -54,7 +51,7 @@ def test_the_command_trains_the_job_niced(tmp_path):
     job = reproduce_2d.Job("pacgan_table1", "grid", "pacgan4", 2, 4000, ("callbacks.metrics.every_n=500",))
     command = reproduce_2d.command(job, tmp_path / "run")
     assert command[:3] == ["nice", "-n", str(max(0, 10 - os.nice(0)))] and command[3] == sys.executable
-    assert Path(command[4]) == SCRIPT.parents[1] / "train.py" and Path(command[4]).is_file()
+    assert Path(command[4]) == Path(reproduce_2d.__file__).parents[1] / "train.py" and Path(command[4]).is_file()
     assert command[5:] == ["experiment=pacgan_grid", "+pacgan_row=pacgan4", "seed=2", "iterations=4000",
                            "callbacks.metrics.every_n=500", "trainer.enable_progress_bar=false",
                            f"hydra.run.dir={tmp_path / 'run'}"]

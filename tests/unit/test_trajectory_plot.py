@@ -1,20 +1,14 @@
 """bench/trajectory_plot.py: the curves of a trajectory benchmark (mean and standard error over the
 trials at each evaluated iteration, grouped by the part of a setting before " / "), the config filter,
 and the PNG it writes."""
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
 from ganlab.results import load, record
+from helpers.scripts import bench_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "trajectory_plot.py"
-spec = importlib.util.spec_from_file_location("trajectory_plot", SCRIPT)
-trajectory_plot = importlib.util.module_from_spec(spec)
-sys.modules["trajectory_plot"] = trajectory_plot
-spec.loader.exec_module(trajectory_plot)
+trajectory_plot = bench_script("trajectory_plot")
 
 
 def trajectory(tmp_path):

@@ -125,9 +125,17 @@ def _dates(dates: Sequence[str]) -> str:
 _SEED = re.compile(r"(?<![\w.])seed=\d+(?![\w,])")
 
 
+def _any_seed(command: str) -> str:
+    """`seed=N` as `seed=S`, and a path's `/seedN/` folder of the same seed (a run that continues
+    its own seed's checkpoint) as `/seedS/`."""
+    for seed in set(re.findall(r"(?<![\w.])seed=(\d+)(?![\w,])", command)):
+        command = re.sub(rf"(?<=/)seed{seed}(?=/)", "seedS", command)
+    return _SEED.sub("seed=S", command)
+
+
 def commands_of(rows: Iterable[Row]) -> list[str]:
-    """The distinct commands of the rows, those that differ only in `seed=N` shown once as `seed=S`."""
-    return list(dict.fromkeys(_SEED.sub("seed=S", command) for row in rows for command in row.commands))
+    """The distinct commands of the rows, those that differ only in their seed shown once with `S`."""
+    return list(dict.fromkeys(_any_seed(command) for row in rows for command in row.commands))
 
 
 def _intro(results_dir: Path, benchmark: str) -> tuple[str, str]:

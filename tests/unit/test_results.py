@@ -46,6 +46,17 @@ def test_aggregate_groups_by_setting_metric_budget(tmp_path):
     assert rows[1].sd is None and rows[2].mean == 5.0 and rows[2].sd == 0.5
 
 
+def test_commands_that_continue_their_own_seeds_checkpoint_are_shown_once(tmp_path):
+    for seed in (0, 1):
+        record("b", "s", "acc", 0.5, seed=seed, budget=100, results_dir=tmp_path,
+               command=f"python train.py ckpt_path=outputs/b/s/seed{seed}/checkpoints/last.ckpt seed={seed}")
+    record("b", "s", "acc", 0.5, seed=2, budget=100, results_dir=tmp_path,  # another seed's checkpoint stays as it is
+           command="python train.py ckpt_path=outputs/b/s/seed0/checkpoints/last.ckpt seed=2")
+    assert commands_of(aggregate(load([tmp_path]))) == [
+        "python train.py ckpt_path=outputs/b/s/seedS/checkpoints/last.ckpt seed=S",
+        "python train.py ckpt_path=outputs/b/s/seed0/checkpoints/last.ckpt seed=S"]
+
+
 def test_a_nan_figure_counts_in_no_mean(tmp_path):
     for seed, value in enumerate([0.2, math.nan, 0.4]):
         record("b", "s", "reverse_kl", value, seed=seed, budget=100, results_dir=tmp_path)

@@ -15,6 +15,11 @@ with `budget` = the iteration evaluated.
 
     python bench/reproduce_2d.py --table-iterations 4000 --unrolled-iterations 10000 --trials 3 --workers 2
 
+`--continue-from N` trains each trial on from the checkpoint of its finished N-iteration run (the same
+row and seed, in `--runs`) instead of from scratch: with `--table-iterations 60000 --continue-from 30000`,
+trial s goes on from iteration 30,000 of its 30,000-iteration run. Its trajectory is the earlier run's
+evaluations up to N followed by its own; its CPU seconds count only the continuation.
+
 Each run gets niceness 10 (not more, however this script was started). The picture sequence of the unrolled ring's runs:
 `python bench/mixture_sequence.py <runs>/unrolled_ring/ring_gan_seed0_10000 ... --out sequence.png`.
 """
@@ -56,6 +61,7 @@ class Job:
     seed: int
     iterations: int
     overrides: tuple[str, ...]  # besides experiment, row, seed and iterations
+    continues: int = 0  # the iterations of the finished run of the same row and seed this one goes on from (0: none)
 
     @property
     def setting(self) -> str:
@@ -64,7 +70,15 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.benchmark}/{self.data}_{self.row}_seed{self.seed}_{self.iterations}"
+        return self._name(self.iterations)
+
+    @property
+    def source(self) -> str | None:
+        """The name of the run this one continues (None: it starts from scratch)."""
+        return self._name(self.continues) if self.continues else None
+
+    def _name(self, iterations: int) -> str:
+        return f"{self.benchmark}/{self.data}_{self.row}_seed{self.seed}_{iterations}"
 
     @property
     def preset(self) -> tuple[str, ...]:
@@ -86,33 +100,45 @@ class Job:
         return {"paper": figure, "paper_se": se}
 
 
+def checkpoint(runs: Path, name: str) -> Path:
+    return runs / name / "checkpoints" / "last.ckpt"
+
+
 def jobs(args: argparse.Namespace) -> list[Job]:
     """Trial-major order: trial t of every row before trial t + 1 of any."""
-    table_every, unrolled_every = args.table_every, args.unrolled_every
+    table_every, unrolled_every, continues = args.table_every, args.unrolled_every, args.continue_from
+
+    def resume(benchmark: str, data: str, row: str, seed: int) -> tuple[str, ...]:
+        source = Job(benchmark, data, row, seed, continues, ()).name
+        return (f"ckpt_path={checkpoint(args.runs, source)}",) if continues else ()
+
     out = []
     for seed in args.seeds if args.seeds is not None else range(args.trials):
         if args.unrolled_iterations:
             for row in ("unrolled", "gan"):
                 out.append(Job("unrolled_ring", "ring", row, seed, args.unrolled_iterations, (
                     f"callbacks.metrics.every_n={unrolled_every}", f"callbacks.sample_grid.every_n={unrolled_every}",
-                    f"callbacks.checkpoint.every_n={unrolled_every}")))
+                    f"callbacks.checkpoint.every_n={unrolled_every}", *resume("unrolled_ring", "ring", row, seed)),
+                    continues))
         if args.table_iterations:
             for data in args.data:
                 for row in args.rows:
                     out.append(Job("pacgan_table1", data, row, seed, args.table_iterations, (
-                        f"callbacks.metrics.every_n={table_every}", f"callbacks.sample_grid.every_n={table_every}")))
+                        f"callbacks.metrics.every_n={table_every}", f"callbacks.sample_grid.every_n={table_every}",
+                        *resume("pacgan_table1", data, row, seed)), continues))
     return [job for job in out if not any(part in job.name for part in args.exclude)]
 
 
-def trajectory(run_dir: Path) -> dict[int, dict[str, float]]:
-    """{iteration: {metric: value}} of the run's TensorBoard scalars metrics/<metric>."""
+def trajectory(run_dir: Path, until: int | None = None) -> dict[int, dict[str, float]]:
+    """{iteration: {metric: value}} of the run's TensorBoard scalars metrics/<metric> (up to `until`)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
     points: dict[int, dict[str, float]] = {}
     for metric in METRICS:
         for event in events.Scalars(f"metrics/{metric}"):
-            points.setdefault(event.step, {})[metric] = event.value
+            if until is None or event.step <= until:
+                points.setdefault(event.step, {})[metric] = event.value
     return points
 
 
@@ -138,11 +164,13 @@ def run(job: Job, args: argparse.Namespace) -> None:
         return
     final = json.loads((run_dir / "metrics.json").read_text())
     shown = "python train.py " + " ".join(shlex.quote(a) for a in job.arguments())
+    continued = {"continues": job.continues} if job.continues else {}
     common = dict(seed=job.seed, hardware="cpu (1 thread)", budget=job.iterations, command=shown, results_dir=args.results,
                   config={**dict(a.lstrip("+").split("=", 1) for a in job.preset), "row": job.row,
-                          "iterations": job.iterations, "paper_table": PAPER_TABLE[job.benchmark]})
+                          "iterations": job.iterations, **continued, "paper_table": PAPER_TABLE[job.benchmark]})
+    earlier = trajectory(args.runs / job.source, until=job.continues) if job.source else {}
     with WRITING:
-        write(job, final, cpu, trajectory(run_dir), common)
+        write(job, final, cpu, {**earlier, **trajectory(run_dir)}, common)
     print(f"done {job.name}: {final['final/modes']:.0f} modes, {100 * final['final/high_quality']:.1f}% HQ, "
           f"rKL {final['final/reverse_kl']:.3f}; {cpu:.0f} CPU s, {time.time() - start:.0f} s wall", flush=True)
 
@@ -177,12 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("outputs/reproduce_2d"), help="where the runs go")
     parser.add_argument("--results", type=Path, default=Path("results"), help="where results/*.jsonl go")
     parser.add_argument("--skip-existing", action="store_true", help="skip runs that finished (metrics.json)")
+    parser.add_argument("--continue-from", type=int, default=0, metavar="N",
+                        help="train each trial on from its finished N-iteration run's checkpoint (0: from scratch)")
     args = parser.parse_args(argv)
+    todo = jobs(args)
+    if args.continue_from:
+        longer = [b for b in (args.table_iterations, args.unrolled_iterations) if b and b <= args.continue_from]
+        if longer:
+            parser.error(f"--continue-from {args.continue_from} must be below the budget it continues to ({longer[0]})")
+        missing = [checkpoint(args.runs, job.source) for job in todo if not checkpoint(args.runs, job.source).is_file()]
+        if missing:
+            parser.error(f"--continue-from {args.continue_from}: no checkpoint {missing[0]} ({len(missing)} runs lack "
+                         f"theirs): run those trials to {args.continue_from} iterations first, or choose other --seeds")
     args.runs.mkdir(parents=True, exist_ok=True)
     (args.runs / "pacgan_table1").mkdir(exist_ok=True)
     (args.runs / "unrolled_ring").mkdir(exist_ok=True)
     with ThreadPoolExecutor(args.workers) as pool:
-        for future in [pool.submit(run, job, args) for job in jobs(args)]:
+        for future in [pool.submit(run, job, args) for job in todo]:
             future.result()
     return 0
 

@@ -16,7 +16,8 @@ reproduce_2d = bench_script("reproduce_2d")
 
 def arguments(**kwargs):
     defaults = dict(table_iterations=4000, unrolled_iterations=10000, trials=2, table_every=500, unrolled_every=2000,
-                    seeds=None, data=["ring", "grid"], rows=["gan", "pacgan2", "pacgan4"], exclude=[])
+                    seeds=None, data=["ring", "grid"], rows=["gan", "pacgan2", "pacgan4"], exclude=[], continue_from=0,
+                    runs=Path("outputs/reproduce_2d"))
     return argparse.Namespace(**{**defaults, **kwargs})
 
 
@@ -82,3 +83,47 @@ def test_a_finished_run_writes_its_figures_and_trajectory(tmp_path):
     assert [(r["budget"], r["metric"]) for r in steps][:3] == [(2000, "modes"), (2000, "high_quality"),
                                                               (2000, "reverse_kl")]
     assert len(steps) == 6 and steps[-1]["config"]["evaluated_at"] == 4000
+
+
+def test_a_continued_trial_resumes_its_own_earlier_run():
+    jobs = reproduce_2d.jobs(arguments(table_iterations=60000, unrolled_iterations=40000, continue_from=30000,
+                                       seeds=[3], data=["grid"], rows=["pacgan2"], runs=Path("runs")))
+    assert [(j.name, j.source, j.continues) for j in jobs] == [
+        ("unrolled_ring/ring_unrolled_seed3_40000", "unrolled_ring/ring_unrolled_seed3_30000", 30000),
+        ("unrolled_ring/ring_gan_seed3_40000", "unrolled_ring/ring_gan_seed3_30000", 30000),
+        ("pacgan_table1/grid_pacgan2_seed3_60000", "pacgan_table1/grid_pacgan2_seed3_30000", 30000)]
+    assert jobs[2].arguments()[-1] == f"ckpt_path={Path('runs/pacgan_table1/grid_pacgan2_seed3_30000/checkpoints/last.ckpt')}"
+    fresh = reproduce_2d.jobs(arguments(unrolled_iterations=0, seeds=[3], data=["grid"], rows=["pacgan2"]))[0]
+    assert fresh.source is None and not any(a.startswith("ckpt_path=") for a in fresh.arguments())
+
+
+def test_continuing_without_the_earlier_runs_checkpoint_is_refused_before_any_run(tmp_path, capsys):
+    (tmp_path / "pacgan_table1" / "ring_gan_seed0_4").mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        reproduce_2d.main(["--table-iterations", "6", "--continue-from", "4", "--unrolled-iterations", "0",
+                           "--data", "ring", "--rows", "gan", "--seeds", "0", "1", "--runs", str(tmp_path),
+                           "--results", str(tmp_path / "results")])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert "ring_gan_seed0_4/checkpoints/last.ckpt" in error and "2 runs lack" in error
+    assert not (tmp_path / "results").exists() and not list((tmp_path / "pacgan_table1").glob("*_6"))
+    with pytest.raises(SystemExit):
+        reproduce_2d.main(["--table-iterations", "4", "--continue-from", "4", "--unrolled-iterations", "0"])
+    assert "must be below the budget" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two tiny train.py runs, ~20 s
+def test_a_trial_continued_from_its_checkpoint_records_the_whole_trajectory(tmp_path):
+    common = ["--unrolled-iterations", "0", "--table-every", "2", "--data", "ring", "--rows", "gan", "--seeds", "0",
+              "--workers", "1", "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "results")]
+    assert reproduce_2d.main(["--table-iterations", "4", *common]) == 0
+    assert reproduce_2d.main(["--table-iterations", "6", "--continue-from", "4", *common]) == 0
+    assert json.loads((tmp_path / "runs" / "pacgan_table1" / "ring_gan_seed0_6" / "metrics.json").read_text())[
+        "iterations"] == 6
+    records = [json.loads(line) for line in (tmp_path / "results" / "pacgan_table1.jsonl").read_text().splitlines()]
+    continued = [r for r in records if r["budget"] == 6]
+    assert [r["metric"] for r in continued] == ["modes", "high_quality", "reverse_kl", "cpu_seconds"]
+    assert continued[0]["config"]["continues"] == 4 and "continues" not in records[0]["config"]
+    assert "ckpt_path=" in continued[0]["command"] and "ring_gan_seed0_4" in continued[0]["command"]
+    steps = [json.loads(line) for line in (tmp_path / "results" / "pacgan_table1_trajectory.jsonl").read_text().splitlines()]
+    assert sorted({r["budget"] for r in steps if r["config"]["iterations"] == 6}) == [2, 4, 6]

@@ -48,6 +48,7 @@ class Row:
     hardware: tuple[str, ...]
     dates: tuple[str, ...]
     commands: tuple[str, ...]
+    by_seed: tuple[tuple[int | None, float], ...] = ()  # each record's (seed, figure); none for a summary record
 
     @property
     def se(self) -> float | None:
@@ -83,7 +84,8 @@ def aggregate(records: Iterable[Record]) -> list[Row]:
             n = len(finite) if finite else len(group)
         papers = [entry.paper for entry in group if entry.paper is not None]
         paper_ses = [entry.paper_se for entry in group if entry.paper_se is not None]
-        rows.append(Row(setting=setting, metric=metric, budget=budget, mean=mean, sd=sd, n=n,
+        by_seed = () if summary is not None else tuple((entry.seed, entry.value) for entry in group)
+        rows.append(Row(setting=setting, metric=metric, budget=budget, mean=mean, sd=sd, n=n, by_seed=by_seed,
                         paper=papers[0] if papers else None, paper_se=paper_ses[0] if paper_ses else None,
                         hardware=tuple(dict.fromkeys(e.hardware for e in group if e.hardware)),
                         dates=tuple(sorted({e.date for e in group if e.date})),
@@ -100,6 +102,23 @@ def format_value(mean: float, sd: float | None = None) -> str:
         return f"{mean:.4g}" + (" +- 0" if sd == 0 else "")
     decimals = max(0, 1 - math.floor(math.log10(abs(sd))))
     return f"{mean:.{decimals}f} +- {sd:.{decimals}f}"
+
+
+def _figure(value: float) -> str:
+    """A trial's figure: three significant digits, whole numbers from 100 up (`n/a`: NaN)."""
+    return "n/a" if math.isnan(value) else f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+EACH_TRIAL_UP_TO = 10  # rows of more trials show only their mean +- sd
+
+
+def format_by_seed(row: Row) -> str:
+    """`0: 0.96, 1: 0.787`: each trial's figure after its seed, in seed order (`-`: one trial, or more
+    than EACH_TRIAL_UP_TO)."""
+    if not 1 < len(row.by_seed) <= EACH_TRIAL_UP_TO:
+        return "-"
+    ordered = sorted(row.by_seed, key=lambda pair: (pair[0] is None, pair[0] or 0))
+    return ", ".join(f"{'?' if seed is None else seed}: {_figure(value)}" for seed, value in ordered)
 
 
 def format_paper(row: Row) -> str:
@@ -225,7 +244,8 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
         "one; `-` where the paper gives no number, e.g. only pictures, or the row is a cost), ganlab's mean +- "
         "sample standard deviation over `n` seeds (or trials; a NaN figure, e.g. the reverse KL of a trial with no "
         "point near a mode, counts in neither) and the standard error of that mean (sd / "
-        "sqrt(n)), the budget in generator iterations and the command. Within a section the rows at the "
+        "sqrt(n)), the budget in generator iterations, each trial's figure after its seed (up to "
+        f"{EACH_TRIAL_UP_TO} trials) and the command. Within a section the rows at the "
         "largest budget come first. Each section says how the protocol differs from the paper's; budgets far "
         "below a paper's measure early training, not the paper's result. All measured rows: "
         f"[Results](results.md). Generated from `results/` by `{REGENERATE}`."))]
@@ -243,9 +263,10 @@ def render_reproductions(records: Sequence[Record], results_dir: Path = RESULTS_
         if text:
             lines += [text, ""]
         headline_first = sorted(rows, key=lambda row: -(row.budget or 0))  # stable: the records' order within a budget
-        lines += _table(["setting", "metric", "paper", "ganlab", "s.e.", "n", "budget", "hardware"],
+        lines += _table(["setting", "metric", "paper", "ganlab", "s.e.", "n", "budget", "hardware", "each trial (seed: figure)"],
                         [[row.setting, row.metric, format_paper(row), format_value(row.mean, row.sd), format_se(row.se),
-                          str(row.n), _budget(row.budget), ", ".join(row.hardware) or "-"] for row in headline_first])
+                          str(row.n), _budget(row.budget), ", ".join(row.hardware) or "-", format_by_seed(row)]
+                         for row in headline_first])
         lines += _commands_block(rows)
     if others:
         lines += ["", "## Other measurements", "", "Benchmarks of ganlab itself, on the [Results](results.md) page:", ""]

@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from ganlab.results import Record, load, record
-from ganlab.results_pages import ResultsError, add, aggregate, commands_of, format_value, main, mean_sd, render, stale_pages
+from ganlab.results_pages import EACH_TRIAL_UP_TO, ResultsError, add, aggregate, commands_of, format_by_seed, format_value, main, mean_sd, render, stale_pages
 
 
 def test_mean_sd_known_values():
@@ -100,9 +100,9 @@ def test_reproductions_show_standard_errors_and_the_largest_budget_first(tmp_pat
     page = render(results)["reproductions.md"]
     table = [line for line in page.splitlines() if line.startswith("| ring / GAN")]
     # sd of 6, 7, 8, 7 is 0.8165; its standard error 0.8165 / sqrt(4) = 0.41; a paper figure without one stays bare
-    assert table == ["| ring / GAN | modes | 6.3 +- 0.5 | 7.00 +- 0.82 | 0.41 | 4 | 30,000 | cpu |",
-                     "| ring / GAN | reverse_kl | 0.45 | 0.4 | - | 1 | 30,000 | cpu |",
-                     "| ring / GAN | modes | 6.3 +- 0.5 | 5 | - | 1 | 200 | cpu |"]
+    assert table == ["| ring / GAN | modes | 6.3 +- 0.5 | 7.00 +- 0.82 | 0.41 | 4 | 30,000 | cpu | 0: 6, 1: 7, 2: 8, 3: 7 |",
+                     "| ring / GAN | reverse_kl | 0.45 | 0.4 | - | 1 | 30,000 | cpu | - |",
+                     "| ring / GAN | modes | 6.3 +- 0.5 | 5 | - | 1 | 200 | cpu | - |"]
     assert "| ring / GAN | modes | 7.00 +- 0.82 | 4 | 30,000 | 6.3 +- 0.5 |" in render(results)["results.md"]
 
 
@@ -115,6 +115,20 @@ def test_a_benchmark_reproduces_a_paper_with_a_figure_or_a_reproduces_line(tmp_p
     page = render(results)["reproductions.md"]
     assert "## Pictures only" in page and "| ring / GAN | modes | - | 8 | - | 1 | 10 |" in page
     assert "## Speed" not in page and "- [Speed](results.md#speed)" in page
+
+
+def test_reproductions_show_each_trials_figure_in_seed_order(tmp_path):
+    results = tmp_path / "results"
+    for seed, value in [(4, 0.8123), (0, 0.96), (2, math.nan), (1, 1234.5)]:
+        record("toy", "mnist / InfoGAN", "accuracy", value, seed=seed, budget=5000, paper=0.95, hardware="cpu",
+               results_dir=results)
+    record("toy", "mnist / InfoGAN", "accuracy", 0.9, sd=0.01, n=10, budget=100, paper=0.95, results_dir=results)
+    for seed in range(EACH_TRIAL_UP_TO + 1):
+        record("toy", "mnist / InfoGAN", "accuracy", 0.5, seed=seed, budget=10, paper=0.95, results_dir=results)
+    rows = {row.budget: row for row in aggregate(load([results]))}
+    assert format_by_seed(rows[5000]) == "0: 0.96, 1: 1234, 2: n/a, 4: 0.812"
+    assert format_by_seed(rows[100]) == "-" and format_by_seed(rows[10]) == "-"  # a summary; too many trials
+    assert "| 3 | 5,000 | cpu | 0: 0.96, 1: 1234, 2: n/a, 4: 0.812 |" in render(results)["reproductions.md"]
 
 
 def test_load_names_a_bad_line(tmp_path):

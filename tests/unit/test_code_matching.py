@@ -7,7 +7,7 @@ from torch import nn
 from ganlab.callbacks.code_accuracy import CodeClassAccuracy
 from ganlab.config_checks import ConfigError
 from ganlab.latents import InfoGANLatent, UniformLatent
-from ganlab.metrics.code_matching import best_matching, confusion_matrix
+from ganlab.metrics.code_matching import best_matching, confusion_matrix, misread_classes
 from ganlab.networks.output import CodePosterior, DOut
 
 
@@ -42,6 +42,26 @@ def test_two_codes_merging_one_class_leave_a_known_share():
     classes[900:950] = 4
     _, accuracy = best_matching(confusion_matrix(codes, classes, 10, 10))
     assert accuracy == pytest.approx(950 / 1000)
+
+
+def test_merged_classes_show_as_the_class_read_as_the_other():
+    # 4 and 9 merged: 60% of the 4s get the 9s' code value; 20% of the 3s get the 5s'
+    classes = torch.arange(10).repeat_interleave(100)
+    codes = classes.clone()
+    codes[400:460] = 9  # 60% of the 4s get the 9s' value
+    codes[300:320] = 5  # 20% of the 3s get the 5s' value
+    codes[800:803] = 1  # 3% of the 8s: below the threshold
+    confusion = confusion_matrix(codes, classes, 10, 10)
+    matching, _ = best_matching(confusion)
+    assert matching == {v: v for v in range(10)}
+    assert misread_classes(confusion, matching) == [(4, 9, pytest.approx(0.6)), (3, 5, pytest.approx(0.2))]
+    assert misread_classes(confusion, matching, least=0.01)[-1] == (8, 1, pytest.approx(0.03))
+
+
+def test_a_code_value_matched_to_no_class_reads_its_samples_as_none():
+    confusion = torch.tensor([[3, 0], [0, 2], [0, 2]])  # value 2 is left without a class; half the 1s have it
+    matching, _ = best_matching(confusion)
+    assert misread_classes(confusion, matching) == [(1, None, 0.5)]
 
 
 def test_more_code_values_than_classes_count_unmatched_values_as_wrong():
@@ -96,6 +116,21 @@ def test_q_as_a_classifier_of_the_test_split_known_accuracy():
     wrong[:30] = (wrong[:30] + 1) % 10  # 30 of 200 labels no longer what the image shows
     _, accuracy = callback.test_accuracy(Module(ReadsBrightness(permutation)), images, wrong, 10)
     assert accuracy == pytest.approx(170 / 200)
+
+
+def test_the_log_names_the_classes_the_code_misreads():
+    from ganlab.callbacks.code_accuracy import misread
+
+    classes = torch.arange(10).repeat_interleave(10)
+    codes = classes.clone()
+    codes[40:45] = 9  # half the 4s read as 9
+    confusion = confusion_matrix(codes, classes, 10, 10)
+    assert misread(confusion, best_matching(confusion)[0]) == "; misread: 4 as 9 (50%)"
+    codes[0:60] = (classes[0:60] + 1) % 10  # half of the 0s to 5s: 5 misread classes, the log names 3
+    confusion = confusion_matrix(codes, classes, 10, 10)
+    assert misread(confusion, best_matching(confusion)[0]).count(" as ") == 3
+    perfect = confusion_matrix(classes, classes, 10, 10)
+    assert misread(perfect, best_matching(perfect)[0]) == ""
 
 
 def test_the_discriminator_is_read_in_eval_mode_and_left_as_it_was():

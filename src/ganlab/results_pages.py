@@ -145,10 +145,10 @@ _SEED = re.compile(r"(?<![\w.])seed=\d+(?![\w,])")
 
 
 def _any_seed(command: str) -> str:
-    """`seed=N` as `seed=S`, and a path's `/seedN/` folder of the same seed (a run that continues
-    its own seed's checkpoint) as `/seedS/`."""
+    """`seed=N` as `seed=S`, and `seedN` of the same seed in a path (a run that continues its own
+    seed's checkpoint: `.../seedN/...`, `.../grid_gan_seedN_30000/...`) as `seedS`."""
     for seed in set(re.findall(r"(?<![\w.])seed=(\d+)(?![\w,])", command)):
-        command = re.sub(rf"(?<=/)seed{seed}(?=/)", "seedS", command)
+        command = re.sub(rf"(?<=[/_])seed{seed}(?=[/_])", "seedS", command)
     return _SEED.sub("seed=S", command)
 
 

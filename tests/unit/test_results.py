@@ -57,6 +57,17 @@ def test_commands_that_continue_their_own_seeds_checkpoint_are_shown_once(tmp_pa
         "python train.py ckpt_path=outputs/b/s/seed0/checkpoints/last.ckpt seed=S"]
 
 
+def test_a_seed_inside_a_run_folders_name_is_shown_once(tmp_path):
+    for seed in (1, 11):  # seed 1 must not take seed 11's folder for its own
+        record("b", "s", "acc", 0.5, seed=seed, budget=100, results_dir=tmp_path,
+               command=f"python train.py ckpt_path=runs/grid_gan_seed{seed}_30000/last.ckpt seed={seed}")
+    record("b", "s", "acc", 0.5, seed=1, budget=200, results_dir=tmp_path,
+           command="python train.py ckpt_path=runs/grid_gan_seed11_30000/last.ckpt seed=1")
+    assert commands_of(aggregate(load([tmp_path]))) == [
+        "python train.py ckpt_path=runs/grid_gan_seedS_30000/last.ckpt seed=S",
+        "python train.py ckpt_path=runs/grid_gan_seed11_30000/last.ckpt seed=S"]
+
+
 def test_a_nan_figure_counts_in_no_mean(tmp_path):
     for seed, value in enumerate([0.2, math.nan, 0.4]):
         record("b", "s", "reverse_kl", value, seed=seed, budget=100, results_dir=tmp_path)

@@ -141,13 +141,13 @@ def _dates(dates: Sequence[str]) -> str:
     return "-" if not dates else dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
 
 
-_SEED = re.compile(r"(?<![\w.])seed=\d+(?![\w,])")
+_SEED = re.compile(r"(?<![\w.])seed=(\d+)(?![\w,])")
 
 
 def _any_seed(command: str) -> str:
     """`seed=N` as `seed=S`, and `seedN` of the same seed in a path (a run that continues its own
     seed's checkpoint: `.../seedN/...`, `.../grid_gan_seedN_30000/...`) as `seedS`."""
-    for seed in set(re.findall(r"(?<![\w.])seed=(\d+)(?![\w,])", command)):
+    for seed in set(_SEED.findall(command)):
         command = re.sub(rf"(?<=[/_])seed{seed}(?=[/_])", "seedS", command)
     return _SEED.sub("seed=S", command)
 
